@@ -1,0 +1,22 @@
+.PHONY: build run test fmt lint clean
+
+build:
+	go build ./...
+
+# The whole platform on this machine, in the foreground; see scripts/run.sh.
+run:
+	bash scripts/run.sh
+
+test:
+	go vet ./... && go test -race -count=1 -timeout 25m ./...
+
+fmt:
+	gofmt -w .
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+
+# Stops what make run left running and deletes .run/ (its databases included).
+clean:
+	bash scripts/run.sh clean

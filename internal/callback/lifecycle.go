@@ -1,0 +1,256 @@
+package callback
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy holds the monitor settings the lifecycle rules depend on.
+type Policy struct {
+	ReportTimeout time.Duration // silent window after a hand-off before resubmission
+	MaxAttempts   int           // hand-offs before FAIL_QUEUEING
+}
+
+// NextCheck tells when the monitor must look at cb again, and false when
+// never (final callbacks).
+func NextCheck(cb *Callback, p Policy) (time.Time, bool) {
+	switch {
+	case cb.State.Final():
+		return time.Time{}, false
+	case cb.State == Scheduled:
+		return minTime(cb.Desired, cb.Expires), true
+	case cb.State == Queued && cb.awaitingReport():
+		return minTime(cb.Submitted.Add(p.ReportTimeout), cb.Expires), true
+	default:
+		return cb.Expires, true
+	}
+}
+
+// awaitingReport is true after a hand-off that ORS has not acknowledged.
+func (c *Callback) awaitingReport() bool {
+	return !c.Submitted.IsZero() && c.Reported.Before(c.Submitted)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// ActionKind is what the monitor must do with a due callback.
+type ActionKind int
+
+// Monitor actions.
+const (
+	Wait    ActionKind = iota // nothing yet; look again at Action.At
+	Handoff                   // write it to the ORS stream (again)
+	Fail                      // complete it with Action.Reason
+	Drop                      // final: forget the timer
+)
+
+// Action is the monitor's decision for one callback.
+type Action struct {
+	Kind   ActionKind
+	Reason string
+	At     time.Time
+}
+
+// Due decides what the monitor does with cb at now.
+func Due(cb *Callback, now time.Time, p Policy) Action {
+	if cb.State.Final() {
+		return Action{Kind: Drop}
+	}
+	if !cb.Expires.IsZero() && !now.Before(cb.Expires) {
+		return Action{Kind: Fail, Reason: ReasonTimeoutTTL}
+	}
+	switch {
+	case cb.State == Scheduled:
+		if !now.Before(cb.Desired) {
+			return Action{Kind: Handoff}
+		}
+	case cb.State == Queued && cb.awaitingReport():
+		if !now.Before(cb.Submitted.Add(p.ReportTimeout)) {
+			if cb.Attempt < p.MaxAttempts {
+				return Action{Kind: Handoff}
+			}
+			return Action{Kind: Fail, Reason: ReasonQueueing}
+		}
+	}
+	at, _ := NextCheck(cb, p)
+	return Action{Kind: Wait, At: at}
+}
+
+// MarkHandedOff records a hand-off (attempt n) to ORS.
+func MarkHandedOff(cb *Callback, now time.Time) {
+	cb.Attempt++
+	cb.Submitted = now
+	if cb.State == Scheduled {
+		cb.State = Queued
+	}
+}
+
+// Complete finishes cb with a reason.
+func Complete(cb *Callback, reason string) {
+	cb.State = Completed
+	cb.Reason = reason
+}
+
+// Cancel applies a cancel request. strict is the external API's rule, where
+// cancelling a completed callback is an error; the GMS API answers it
+// without a change. It reports whether cb changed.
+func Cancel(cb *Callback, reason string, strict bool) (bool, error) {
+	switch cb.State {
+	case Processing:
+		return false, Errorf(KindConflict, "Callback %s is in PROCESSING state and cannot be cancelled", cb.ID)
+	case Completed:
+		if strict {
+			return false, Errorf(KindConflict, "Callback %s is already completed", cb.ID)
+		}
+		return false, nil
+	}
+	Complete(cb, reason)
+	return true, nil
+}
+
+// Report keys with a meaning of their own. Every other key is stored as is.
+const (
+	KeyState          = "_callback_state"
+	KeyReason         = "_callback_reason"
+	KeySession        = "_ors_session_id"
+	KeyNewDesiredTime = "_new_desired_time"
+	KeyDesiredTime    = "_desired_time"
+	KeyCustomerNumber = "_customer_number"
+	KeyServiceName    = "_service_name"
+	KeyPosition       = "_position"
+	KeyEWT            = "_ewt"
+	KeyID             = "_id"
+)
+
+// readOnly keys describe the record and cannot be set through a report.
+var readOnly = map[string]bool{KeyID: true, KeyServiceName: true, "_expiration_time": true, "_url": true}
+
+// ParseTime reads the time forms GMS clients send: RFC 3339 with any
+// fraction and offset, or no offset at all (taken as UTC).
+func ParseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04"} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// ApplyReport applies a report (a GMS update: ORS progress, a reschedule,
+// or plain key changes) to cb. A regression of state is ignored, as ORS
+// reports may arrive out of order; an empty value deletes a key.
+// It returns the new desired time when the report reschedules cb.
+func ApplyReport(cb *Callback, kv map[string]string, now time.Time) (rescheduled bool, err error) {
+	if st, ok := kv[KeyState]; ok && st != "" {
+		next, valid := ParseState(st)
+		if !valid {
+			return false, Errorf(KindInvalid, "Invalid %s: %s", KeyState, st)
+		}
+		if cb.State.Final() && next != Completed {
+			return false, Errorf(KindConflict, "Callback %s is already completed", cb.ID)
+		}
+		if next.rank() > cb.State.rank() {
+			cb.State = next
+			if next == Completed {
+				cb.Reason = kv[KeyReason]
+				if cb.Reason == "" {
+					cb.Reason = "NOT_AVAILABLE"
+				}
+			}
+		}
+	} else if r := kv[KeyReason]; r != "" && cb.State.Final() {
+		cb.Reason = r
+	}
+	newTime := kv[KeyNewDesiredTime]
+	if newTime == "" && kv[KeyDesiredTime] != "" && cb.State == Scheduled {
+		if t, ok := ParseTime(kv[KeyDesiredTime]); !ok || !t.Equal(cb.Desired) {
+			newTime = kv[KeyDesiredTime]
+		}
+	}
+	if newTime != "" {
+		t, ok := ParseTime(newTime)
+		if !ok {
+			return false, Errorf(KindInvalid, "Invalid %s: %s", KeyNewDesiredTime, newTime)
+		}
+		if cb.State == Processing || cb.State.Final() {
+			return false, Errorf(KindConflict, "Callback %s in %s state cannot be rescheduled", cb.ID, cb.State)
+		}
+		cb.Expires = t.Add(cb.Expires.Sub(cb.Desired))
+		cb.Desired, cb.Scheduled, cb.State = t, true, Scheduled
+		cb.Session, cb.Submitted, cb.Position, cb.EWT = "", time.Time{}, 0, -1
+		rescheduled = true
+	}
+	for k, v := range kv {
+		switch k {
+		case KeyState, KeyReason, KeyNewDesiredTime, KeyDesiredTime:
+		case KeySession:
+			cb.Session = v
+		case KeyPosition:
+			cb.Position = atoiOr(v, 0)
+		case KeyEWT, "ewt":
+			cb.EWT = atoiOr(v, -1)
+		case KeyCustomerNumber:
+			if v != "" {
+				cb.Phone = v
+			}
+		default:
+			if readOnly[k] {
+				continue
+			}
+			if setUserData(cb, k, v) {
+				continue
+			}
+			if v == "" {
+				delete(cb.Props, k)
+			} else {
+				cb.Props[k] = v
+			}
+		}
+	}
+	if !rescheduled {
+		cb.Reported = now
+	}
+	return rescheduled, nil
+}
+
+func atoiOr(s string, def int) int {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return def
+	}
+	return int(f + 0.5)
+}
+
+// setUserData changes a key of the attached user data, if the user data
+// has it (an empty value deletes it), and reports whether it did.
+func setUserData(cb *Callback, k, v string) bool {
+	if len(cb.UserData) == 0 {
+		return false
+	}
+	var ud map[string]json.RawMessage
+	if json.Unmarshal(cb.UserData, &ud) != nil {
+		return false
+	}
+	if _, ok := ud[k]; !ok {
+		return false
+	}
+	if v == "" {
+		delete(ud, k)
+	} else {
+		ud[k], _ = json.Marshal(v)
+	}
+	if len(ud) == 0 {
+		cb.UserData = nil
+		return true
+	}
+	cb.UserData, _ = json.Marshal(ud)
+	return true
+}

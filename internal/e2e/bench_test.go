@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gesgo/ges/internal/testenv"
+)
+
+// BenchmarkCreate books scheduled callbacks through the external API with
+// 64 concurrent clients against one GES node and reports throughput,
+// latency percentiles, Redis bytes per callback and the average number of
+// Postgres writes grouped per round trip.
+//
+//	go test -run '^$' -bench Create -benchtime 5000x ./internal/e2e/
+func BenchmarkCreate(b *testing.B) {
+	fx := testenv.DefaultFixture()
+	fx.ContactCenter("Demo").SetSetting("Callback_Sales", "Max Callbacks Per Phone Number", "0")
+	s := testenv.NewStack(b, testenv.StackOptions{Fixture: fx, Env: map[string]string{"LOG_LEVEL": "WARN"}})
+	n := s.Nodes[0]
+	rdb := redis.NewClient(&redis.Options{Addr: s.Redis.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	before, _ := rdb.Info(ctx, "memory").Result()
+	desired := wireTime(time.Now().Add(24 * time.Hour))
+	var next atomic.Int64
+	lat := make([]time.Duration, b.N)
+	const clients = 64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				t0 := time.Now()
+				r, err := n.ExternalDo("POST", "/engagement/v3/callbacks/create", demoKey, map[string]any{
+					"serviceName": "Callback_Sales", "phoneNumber": fmt.Sprintf("+1555%07d", i), "desiredTime": desired,
+					"cbOfferType": jsOfferType, "language": "en-US"})
+				lat[i] = time.Since(t0)
+				if err != nil || r.Status != 200 {
+					b.Errorf("create: %v %v", err, r)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	after, _ := rdb.Info(ctx, "memory").Result()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "creates/s")
+	b.ReportMetric(float64(pct(0.5).Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99_ms")
+	b.ReportMetric(float64(usedMemory(after)-usedMemory(before))/float64(b.N), "redis_B/callback")
+	sum, count := histogram(metricsText(&testing.T{}, n), "ges_postgres_write_group_size")
+	if count > 0 {
+		b.ReportMetric(sum/count, "pg_writes/round_trip")
+	}
+}
+
+func usedMemory(info string) int64 {
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+			var n int64
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	return 0
+}
+
+func histogram(m, name string) (sum, count float64) {
+	for _, l := range strings.Split(m, "\n") {
+		if v, ok := strings.CutPrefix(l, name+"_sum "); ok {
+			fmt.Sscan(v, &sum)
+		}
+		if v, ok := strings.CutPrefix(l, name+"_count "); ok {
+			fmt.Sscan(v, &count)
+		}
+	}
+	return sum, count
+}

@@ -1,0 +1,155 @@
+// Package gws talks to Genesys Web Services: the Environment service that
+// maps API keys to contact centers (tenants), with the client-credentials
+// token GES gets from GWS Authentication.
+package gws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// Tenant is a contact center.
+type Tenant struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ErrUnknown is returned when GWS does not know the key or id.
+var ErrUnknown = errors.New("unknown to GWS Environment")
+
+// Environment resolves API keys and contact-center ids, caching answers
+// (known ones for TTL, unknown ones for NegativeTTL) so a burst of requests
+// costs one GWS call.
+type Environment struct {
+	base        string
+	client      *http.Client
+	TTL         time.Duration
+	NegativeTTL time.Duration
+	now         func() time.Time
+	// Status is told whether each call reached a healthy GWS.
+	Status func(ok bool)
+
+	mu    sync.Mutex
+	cache map[string]cached
+	calls map[string]*call
+}
+
+type cached struct {
+	t   *Tenant
+	exp time.Time
+}
+
+type call struct {
+	done chan struct{}
+	t    *Tenant
+	err  error
+}
+
+// NewEnvironment returns a client of the Environment service at envURL,
+// authenticating with client credentials at authURL.
+func NewEnvironment(envURL, authURL, clientID, clientSecret string) *Environment {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if clientID != "" {
+		cc := clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret,
+			TokenURL: strings.TrimRight(authURL, "/") + "/auth/v3/oauth/token"}
+		ctx := context.WithValue(context.Background(), oauth2HTTPClient, hc)
+		hc = cc.Client(ctx)
+		hc.Timeout = 5 * time.Second
+	}
+	return &Environment{base: strings.TrimRight(envURL, "/"), client: hc, TTL: time.Minute,
+		NegativeTTL: 10 * time.Second, now: time.Now, cache: map[string]cached{}, calls: map[string]*call{}}
+}
+
+// ByAPIKey returns the contact center that owns key.
+func (e *Environment) ByAPIKey(ctx context.Context, key string) (*Tenant, error) {
+	return e.lookup(ctx, "k:"+key, "/environment/v3/contact-centers/api-key/"+url.PathEscape(key))
+}
+
+// ByID returns the contact center id.
+func (e *Environment) ByID(ctx context.Context, id string) (*Tenant, error) {
+	return e.lookup(ctx, "i:"+id, "/environment/v3/contact-centers/"+url.PathEscape(id))
+}
+
+func (e *Environment) lookup(ctx context.Context, key, path string) (*Tenant, error) {
+	e.mu.Lock()
+	if c, ok := e.cache[key]; ok && e.now().Before(c.exp) {
+		e.mu.Unlock()
+		if c.t == nil {
+			return nil, ErrUnknown
+		}
+		return c.t, nil
+	}
+	if c, ok := e.calls[key]; ok { // one call in flight per key
+		e.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.t, c.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	c := &call{done: make(chan struct{})}
+	e.calls[key] = c
+	e.mu.Unlock()
+
+	c.t, c.err = e.fetch(ctx, path)
+	e.mu.Lock()
+	delete(e.calls, key)
+	switch {
+	case c.err == nil:
+		e.cache[key] = cached{t: c.t, exp: e.now().Add(e.TTL)}
+	case errors.Is(c.err, ErrUnknown):
+		e.cache[key] = cached{exp: e.now().Add(e.NegativeTTL)}
+	}
+	e.mu.Unlock()
+	close(c.done)
+	return c.t, c.err
+}
+
+func (e *Environment) fetch(ctx context.Context, path string) (*Tenant, error) {
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, e.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.status(false)
+		return nil, fmt.Errorf("GWS Environment: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		e.status(true)
+		return nil, ErrUnknown
+	case resp.StatusCode != http.StatusOK:
+		e.status(resp.StatusCode < 500)
+		return nil, fmt.Errorf("GWS Environment answered %s", resp.Status)
+	}
+	var body struct {
+		Data Tenant `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("GWS Environment: %w", err)
+	}
+	e.status(true)
+	if body.Data.ID == "" {
+		return nil, ErrUnknown
+	}
+	return &body.Data, nil
+}
+
+func (e *Environment) status(ok bool) {
+	if e.Status != nil {
+		e.Status(ok)
+	}
+}

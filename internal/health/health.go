@@ -1,0 +1,133 @@
+// Package health checks the connections GES depends on, on a fixed cycle,
+// and feeds the health gauges, readiness and /ges/v1/health/detail.
+package health
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Component is one dependency.
+type Component struct {
+	Name     string
+	Gauge    string // health gauge fed by the check, if any
+	Required bool   // readiness depends on it
+	Check    func(ctx context.Context) error
+}
+
+// Result is the last outcome of a component's check.
+type Result struct {
+	Name    string    `json:"name"`
+	Status  string    `json:"status"` // UP or DOWN
+	Error   string    `json:"error,omitempty"`
+	Checked time.Time `json:"checked"`
+}
+
+// Checker runs the checks.
+type Checker struct {
+	Components []Component
+	Interval   time.Duration
+	Timeout    time.Duration
+	// Gauge is told each gauge value (1 healthy) and the overall health.
+	Gauge   func(name string, healthy bool)
+	Version string
+	started time.Time
+
+	mu   sync.RWMutex
+	last map[string]Result
+	done bool
+}
+
+// Run checks every Interval until ctx ends.
+func (c *Checker) Run(ctx context.Context) error {
+	c.started = time.Now()
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	for {
+		c.CheckNow(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// CheckNow runs every check once.
+func (c *Checker) CheckNow(ctx context.Context) {
+	res := make([]Result, len(c.Components))
+	var wg sync.WaitGroup
+	for i, comp := range c.Components {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+			defer cancel()
+			r := Result{Name: comp.Name, Status: "UP", Checked: time.Now().UTC()}
+			if err := comp.Check(cctx); err != nil {
+				r.Status, r.Error = "DOWN", err.Error()
+			}
+			res[i] = r
+		}()
+	}
+	wg.Wait()
+	all := true
+	c.mu.Lock()
+	if c.last == nil {
+		c.last = map[string]Result{}
+	}
+	for i, r := range res {
+		c.last[r.Name] = r
+		up := r.Status == "UP"
+		all = all && up
+		if g := c.Components[i].Gauge; g != "" && c.Gauge != nil {
+			c.Gauge(g, up)
+		}
+	}
+	c.done = true
+	c.mu.Unlock()
+	if c.Gauge != nil {
+		c.Gauge("GES_HEALTH", all)
+	}
+}
+
+// Ready reports whether every required component was up at the last check.
+func (c *Checker) Ready() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.done {
+		return false
+	}
+	for _, comp := range c.Components {
+		if comp.Required && c.last[comp.Name].Status != "UP" {
+			return false
+		}
+	}
+	return true
+}
+
+// Detail is the body of /ges/v1/health/detail.
+type Detail struct {
+	Status     string            `json:"status"`
+	Version    string            `json:"version"`
+	Uptime     string            `json:"uptime"`
+	Components map[string]Result `json:"components"`
+}
+
+// Detail returns the last results.
+func (c *Checker) Detail() Detail {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	d := Detail{Status: "UP", Version: c.Version, Uptime: time.Since(c.started).Round(time.Second).String(), Components: map[string]Result{}}
+	for k, v := range c.last {
+		d.Components[k] = v
+		if v.Status != "UP" {
+			d.Status = "DOWN"
+		}
+	}
+	if !c.done {
+		d.Status = "DOWN"
+	}
+	return d
+}

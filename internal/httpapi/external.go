@@ -1,0 +1,314 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/gws"
+	"github.com/gesgo/ges/internal/ids"
+	"github.com/gesgo/ges/internal/metrics"
+)
+
+// Tenants resolves tenants (contact centers).
+type Tenants interface {
+	ByAPIKey(ctx context.Context, key string) (*gws.Tenant, error)
+	ByID(ctx context.Context, id string) (*gws.Tenant, error)
+}
+
+// Deps are what the APIs need.
+type Deps struct {
+	Callbacks *callback.Service
+	Tenants   Tenants
+	Metrics   *metrics.Metrics
+	// ErrorLog is told about every external API error (Developer tab).
+	ErrorLog func(ctx context.Context, e APIError)
+}
+
+// APIError describes a failed external API request.
+type APIError struct {
+	CorrID  string
+	Tenant  string
+	Method  string
+	Path    string
+	Status  int
+	Message string
+	At      time.Time
+}
+
+type external struct{ Deps }
+
+// status is the envelope's status object.
+type status struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	CorrID  string `json:"corrId"`
+}
+
+type envelope struct {
+	Status status `json:"status"`
+	Data   any    `json:"data,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ok writes a success envelope.
+func (x *external) ok(w http.ResponseWriter, r *http.Request, data any) {
+	writeJSON(w, http.StatusOK, envelope{Status: status{Code: 0, Message: "Successful", CorrID: info(r.Context()).corrID}, Data: data})
+}
+
+// fail writes an error envelope: the status code mirrors the HTTP status.
+func (x *external) fail(w http.ResponseWriter, r *http.Request, code int, msg string, data any) {
+	ri := info(r.Context())
+	writeJSON(w, code, envelope{Status: status{Code: code, Message: msg, CorrID: ri.corrID}, Data: data})
+	if x.ErrorLog != nil {
+		x.ErrorLog(r.Context(), APIError{CorrID: ri.corrID, Tenant: ri.tenant, Method: r.Method, Path: r.URL.Path, Status: code, Message: msg, At: time.Now().UTC()})
+	}
+}
+
+// failErr maps a domain error to the external API's status and message.
+func (x *external) failErr(w http.ResponseWriter, r *http.Request, err error) {
+	var de *callback.Error
+	if !errors.As(err, &de) {
+		slog.Error("external API error", "corrId", info(r.Context()).corrID, "err", err)
+		x.fail(w, r, http.StatusInternalServerError, "Internal error", nil)
+		return
+	}
+	if de.Counter != "" {
+		x.Metrics.Alert(de.Counter)
+	}
+	switch de.Kind {
+	case callback.KindInvalid, callback.KindConflict:
+		x.fail(w, r, http.StatusBadRequest, de.Msg, nil)
+	case callback.KindNotFound:
+		x.fail(w, r, http.StatusNotFound, de.Msg, nil)
+	case callback.KindNoCapacity:
+		slots := de.Slots
+		if slots == nil {
+			slots = map[string]string{}
+		}
+		x.fail(w, r, http.StatusTooManyRequests, de.Msg, map[string]any{"slots": slots})
+	case callback.KindThrottled:
+		x.fail(w, r, http.StatusTooManyRequests, de.Msg, nil)
+	default:
+		slog.Error("external API error", "corrId", info(r.Context()).corrID, "err", err)
+		x.fail(w, r, http.StatusServiceUnavailable, de.Msg, nil)
+	}
+}
+
+// External returns the handler of the external port.
+func External(d Deps) http.Handler {
+	x := &external{d}
+	r := chi.NewRouter()
+	r.Use(observe(d.Metrics, "", func(w http.ResponseWriter, r *http.Request) {
+		x.fail(w, r, http.StatusInternalServerError, "Internal error", nil)
+	}))
+	r.Use(x.cors)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		x.fail(w, r, http.StatusNotFound, "Not found: "+r.URL.Path, nil)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		x.fail(w, r, http.StatusMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path, nil)
+	})
+	r.Route("/engagement/v3", func(r chi.Router) {
+		r.Use(x.authenticate)
+		r.Post("/callbacks/create", x.create)
+		r.Post("/callbacks/retrieve", x.retrieve)
+		r.Post("/callbacks/cancel", x.cancel)
+	})
+	return r
+}
+
+// cors answers browser preflights: the published JS client runs in
+// browsers and sends a custom header.
+func (x *external) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Access-Control-Allow-Headers", "x-api-key, content-type, cache-control")
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate finds the tenant from the API key. The tenant never comes
+// from a header on this port: a caller could otherwise pick another's.
+func (x *external) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r.Context())
+		ri.path = routeLabel(r.URL.Path)
+		for _, h := range []string{"ccid", "ContactCenterId", "ContactCenterID"} {
+			if r.Header.Get(h) != "" {
+				x.fail(w, r, http.StatusBadRequest, "The "+h+" header is not accepted on this API: the API key identifies the contact center", nil)
+				return
+			}
+		}
+		key := strings.TrimSpace(r.Header.Get("x-api-key"))
+		if key == "" {
+			x.fail(w, r, http.StatusUnauthorized, "Invalid or missing API key", nil)
+			return
+		}
+		t, err := x.Tenants.ByAPIKey(r.Context(), key)
+		if errors.Is(err, gws.ErrUnknown) {
+			x.fail(w, r, http.StatusUnauthorized, "Invalid or missing API key", nil)
+			return
+		}
+		if err != nil {
+			x.Metrics.Alert(metrics.GWSServerError)
+			slog.Error("API key check failed", "corrId", ri.corrID, "err", err)
+			x.fail(w, r, http.StatusServiceUnavailable, "Unable to validate the API key, try again", nil)
+			return
+		}
+		ri.tenant = t.ID
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeLabel keeps metric labels bounded: path parameters are replaced.
+func routeLabel(p string) string {
+	for _, pre := range []string{"/engagement/v3/callbacks/availability/", "/engagement/v3/callbacks/open-for/", "/engagement/v3/callbacks/queue-status/"} {
+		if strings.HasPrefix(p, pre) {
+			return pre + "{name}"
+		}
+	}
+	return p
+}
+
+// body reads and parses the JSON object of a POST.
+func (x *external) body(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, bool) {
+	b, err := readBody(r, ExternalBodyLimit)
+	if errors.Is(err, errTooLarge) {
+		x.Metrics.Alert(metrics.InvalidContentLength)
+		x.fail(w, r, http.StatusRequestEntityTooLarge, "Request body exceeds the limit of 500 KB", nil)
+		return nil, false
+	}
+	if err != nil {
+		x.fail(w, r, http.StatusBadRequest, "Could not read the request body", nil)
+		return nil, false
+	}
+	m, err := decodeObject(b)
+	if err != nil {
+		x.fail(w, r, http.StatusBadRequest, "Malformed JSON body: "+jsonProblem(err), nil)
+		return nil, false
+	}
+	return m, true
+}
+
+func jsonProblem(err error) string {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		return "expected a JSON object"
+	}
+	return err.Error()
+}
+
+func (x *external) create(w http.ResponseWriter, r *http.Request) {
+	m, ok := x.body(w, r)
+	if !ok {
+		return
+	}
+	req, err := parseCreate(m, time.Now().UTC())
+	if err != nil {
+		x.fail(w, r, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	cb, err := x.Callbacks.Create(r.Context(), info(r.Context()).tenant, req)
+	if err != nil {
+		x.failErr(w, r, err)
+		return
+	}
+	x.ok(w, r, map[string]string{"id": cb.ID})
+}
+
+// callbackID reads and checks the id of retrieve and cancel.
+func (x *external) callbackID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	m, ok := x.body(w, r)
+	if !ok {
+		return "", false
+	}
+	raw, present := m["id"]
+	var id string
+	if !present || string(raw) == "null" {
+		x.fail(w, r, http.StatusBadRequest, "id is required", nil)
+		return "", false
+	}
+	if json.Unmarshal(raw, &id) != nil || !ids.Valid(id) {
+		x.fail(w, r, http.StatusBadRequest, "Invalid id: "+truncate(string(raw), 64)+" (expected a UUID)", nil)
+		return "", false
+	}
+	return strings.ToLower(id), true
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// callbackView is the Callback model of the Engagement API.
+type callbackView struct {
+	ID              string `json:"id"`
+	DesiredTime     string `json:"desiredTime"`
+	CallbackState   string `json:"callbackState"`
+	CallbackReason  string `json:"callbackReason,omitempty"`
+	PhoneNumber     string `json:"phoneNumber"`
+	PositionInQueue *int   `json:"positionInQueue,omitempty"`
+	EstimatedWait   *int   `json:"estimatedWaitTime,omitempty"`
+}
+
+func viewOf(cb *callback.Callback) callbackView {
+	v := callbackView{ID: cb.ID, DesiredTime: callback.FormatTime(cb.Desired), CallbackState: string(cb.State), PhoneNumber: cb.Phone}
+	if cb.State.Final() {
+		v.CallbackReason = cb.Reason
+	}
+	if cb.State.InQueue() {
+		pos, ewt := cb.Position, cb.EWT
+		if pos <= 0 {
+			pos = -1
+		}
+		v.PositionInQueue, v.EstimatedWait = &pos, &ewt
+	}
+	return v
+}
+
+func (x *external) retrieve(w http.ResponseWriter, r *http.Request) {
+	id, ok := x.callbackID(w, r)
+	if !ok {
+		return
+	}
+	cb, err := x.Callbacks.Get(r.Context(), info(r.Context()).tenant, id)
+	if err != nil {
+		x.failErr(w, r, err)
+		return
+	}
+	x.ok(w, r, viewOf(cb))
+}
+
+func (x *external) cancel(w http.ResponseWriter, r *http.Request) {
+	id, ok := x.callbackID(w, r)
+	if !ok {
+		return
+	}
+	if _, err := x.Callbacks.Cancel(r.Context(), info(r.Context()).tenant, id, callback.ReasonCancelled, "api", true); err != nil {
+		x.failErr(w, r, err)
+		return
+	}
+	x.ok(w, r, map[string]string{"id": id})
+}

@@ -1,0 +1,86 @@
+// Package httpapi holds the HTTP side of GES: the external Engagement API,
+// the internal GMS-compatible API, their envelopes and the middleware they
+// share. Handlers translate the wire to callback.Service calls and back.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gesgo/ges/internal/ids"
+	"github.com/gesgo/ges/internal/metrics"
+)
+
+// reqInfo travels with a request so that the outer middleware learns what
+// the inner handlers found out (tenant, route) for metrics and logs.
+type reqInfo struct {
+	corrID string
+	tenant string
+	path   string
+}
+
+type ctxKey struct{}
+
+func info(ctx context.Context) *reqInfo {
+	if ri, ok := ctx.Value(ctxKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// observe assigns a correlation id, records metrics, logs failures and
+// turns a panic into a 500 (counted as UNCAUGHT_EXCEPTION) instead of a
+// dropped connection. fixedPath, when set, is the path label of every
+// request (the internal port is "Private API Endpoint").
+func observe(m *metrics.Metrics, fixedPath string, onPanic func(http.ResponseWriter, *http.Request)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ri := &reqInfo{corrID: ids.New(), path: fixedPath}
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+			sw := &statusWriter{ResponseWriter: w}
+			defer func() {
+				if p := recover(); p != nil {
+					m.Alert(metrics.UncaughtException)
+					slog.Error("panic serving request", "corrId", ri.corrID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					if sw.status == 0 {
+						onPanic(sw, r)
+					}
+				}
+				path := ri.path
+				if path == "" {
+					path = "unmatched"
+				}
+				m.Request(ri.tenant, path, r.Method, sw.status, time.Since(start).Seconds())
+				if sw.status >= 500 {
+					slog.Warn("request failed", "corrId", ri.corrID, "method", r.Method, "path", path, "status", sw.status)
+				}
+			}()
+			next.ServeHTTP(sw, r)
+		})
+	}
+}

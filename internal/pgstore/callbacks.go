@@ -1,0 +1,272 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/redisstore"
+)
+
+// Retention is how long a record is kept after its desired time (fixed by
+// the product: GDPR).
+const Retention = 14 * 24 * time.Hour
+
+// saveTimeout bounds a durable write so that a Postgres outage fails
+// requests quickly instead of hanging them.
+const saveTimeout = 5 * time.Second
+
+// Store is the Postgres store of callbacks.
+type Store struct {
+	pool    *pgxpool.Pool
+	reqs    chan *saveReq
+	Batches func(n int) // told the size of each group written (metrics, benchmarks)
+}
+
+type saveReq struct {
+	cb   *callback.Callback
+	ev   callback.Event
+	done chan error
+}
+
+// New returns a store; Run must be running for Save to work.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, reqs: make(chan *saveReq, 4096)}
+}
+
+// Pool exposes the connection pool (health checks).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// maxGroup bounds how many writes share one round trip.
+const maxGroup = 256
+
+// Run writes queued saves until ctx ends. Saves that arrive while a group
+// is being written are grouped into the next one, so concurrent requests
+// share round trips. writers groups are written in parallel.
+func (s *Store) Run(ctx context.Context, writers int) error {
+	errc := make(chan error, writers)
+	for range writers {
+		go func() { errc <- s.writer(ctx) }()
+	}
+	var err error
+	for range writers {
+		err = errors.Join(err, <-errc)
+	}
+	return err
+}
+
+func (s *Store) writer(ctx context.Context) error {
+	group := make([]*saveReq, 0, maxGroup)
+	for {
+		group = group[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-s.reqs:
+			group = append(group, r)
+		}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		err := s.write(wctx, group)
+		if err != nil && len(group) > 1 {
+			// One bad row must not fail its neighbours: retry one by one.
+			for _, r := range group {
+				r.done <- s.write(wctx, []*saveReq{r})
+			}
+		} else {
+			for _, r := range group {
+				r.done <- err
+			}
+		}
+		cancel()
+		if s.Batches != nil {
+			s.Batches(len(group))
+		}
+	}
+}
+
+const upsertSQL = `INSERT INTO callbacks (id, ccid, service, phone, state, reason, desired_time, created_at, updated_at, retain_until, rev, header, user_data)
+VALUES ($1,$2,$3,$4,$5,NULLIF($6,''),$7,$8,$9,$10,$11,$12,$13)
+ON CONFLICT (id) DO UPDATE SET service=EXCLUDED.service, phone=EXCLUDED.phone, state=EXCLUDED.state, reason=EXCLUDED.reason,
+  desired_time=EXCLUDED.desired_time, updated_at=EXCLUDED.updated_at, retain_until=EXCLUDED.retain_until, rev=EXCLUDED.rev,
+  header=EXCLUDED.header, user_data=EXCLUDED.user_data
+WHERE callbacks.rev < EXCLUDED.rev AND callbacks.ccid = EXCLUDED.ccid`
+
+const eventSQL = `INSERT INTO callback_events (callback_id, rev, ccid, at, state, reason, source)
+VALUES ($1,$2,$3,$4,$5,NULLIF($6,''),$7) ON CONFLICT DO NOTHING`
+
+func (s *Store) write(ctx context.Context, group []*saveReq) error {
+	b := &pgx.Batch{}
+	for _, r := range group {
+		cb := r.cb
+		var ud any
+		if len(cb.UserData) > 0 {
+			ud = string(cb.UserData)
+		}
+		b.Queue(upsertSQL, cb.ID, cb.Tenant, cb.Service, cb.Phone, string(cb.State), cb.Reason,
+			cb.Desired, cb.Created, cb.Updated, cb.Desired.Add(Retention), cb.Rev, string(redisstore.Encode(cb)), ud)
+		b.Queue(eventSQL, cb.ID, r.ev.Rev, cb.Tenant, r.ev.At, string(r.ev.State), r.ev.Reason, r.ev.Source)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Save writes cb and its history entry durably; it returns once committed.
+func (s *Store) Save(ctx context.Context, cb *callback.Callback, ev callback.Event) error {
+	r := &saveReq{cb: cb, ev: ev, done: make(chan error, 1)}
+	t := time.NewTimer(saveTimeout)
+	defer t.Stop()
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errors.New("postgres write queue is full")
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+const selectCols = `ccid, id::text, header, user_data, rev`
+
+func scan(row pgx.Row) (*callback.Callback, error) {
+	var tenant, id string
+	var h, u []byte
+	var rev int64
+	if err := row.Scan(&tenant, &id, &h, &u, &rev); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, callback.ErrNotFound
+		}
+		return nil, err
+	}
+	return redisstore.Decode(tenant, id, h, u, rev)
+}
+
+// Get reads a tenant's callback.
+func (s *Store) Get(ctx context.Context, tenant, id string) (*callback.Callback, error) {
+	cb, err := scan(s.pool.QueryRow(ctx, `SELECT `+selectCols+` FROM callbacks WHERE id=$1 AND ccid=$2`, id, tenant))
+	if err != nil && !errors.Is(err, callback.ErrNotFound) {
+		return nil, &callback.Error{Kind: callback.KindUnavailable, Msg: "Callback storage is unavailable", Err: err}
+	}
+	return cb, err
+}
+
+// DefaultQueryLimit caps a query by properties.
+const DefaultQueryLimit = 1000
+
+// Query returns a tenant's callbacks matching q, newest desired time first.
+// The service narrows in SQL; the property filters apply to the records.
+func (s *Store) Query(ctx context.Context, tenant string, q callback.Query) ([]*callback.Callback, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultQueryLimit
+	}
+	sql := `SELECT ` + selectCols + ` FROM callbacks WHERE ccid=$1 AND ($2='' OR service=$2) ORDER BY desired_time DESC`
+	rows, err := s.pool.Query(ctx, sql, tenant, q.Service)
+	if err != nil {
+		return nil, &callback.Error{Kind: callback.KindUnavailable, Msg: "Callback storage is unavailable", Err: err}
+	}
+	defer rows.Close()
+	var out []*callback.Callback
+	for rows.Next() && len(out) < limit {
+		cb, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		if q.Match(cb) {
+			out = append(out, cb)
+		}
+	}
+	return out, rows.Err()
+}
+
+// EachLive calls fn for every non-final callback of every tenant (restore
+// after a Redis loss), in pages so memory stays bounded.
+func (s *Store) EachLive(ctx context.Context, fn func(*callback.Callback) error) error {
+	last := "00000000-0000-0000-0000-000000000000"
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT `+selectCols+` FROM callbacks
+			WHERE state <> 'COMPLETED' AND id > $1 ORDER BY id LIMIT 500`, last)
+		if err != nil {
+			return err
+		}
+		var page []*callback.Callback
+		for rows.Next() {
+			cb, err := scan(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			last = cb.ID
+			page = append(page, cb)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, cb := range page {
+			if err := fn(cb); err != nil {
+				return err
+			}
+		}
+		if len(page) < 500 {
+			return nil
+		}
+	}
+}
+
+// History returns the state history of a callback, oldest first.
+func (s *Store) History(ctx context.Context, tenant, id string) ([]callback.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT at, rev, state, COALESCE(reason,''), COALESCE(source,'')
+		FROM callback_events WHERE callback_id=$1 AND ccid=$2 ORDER BY rev`, id, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []callback.Event
+	for rows.Next() {
+		var e callback.Event
+		var st string
+		if err := rows.Scan(&e.At, &e.Rev, &st, &e.Reason, &e.Source); err != nil {
+			return nil, err
+		}
+		e.State = callback.State(st)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PurgeExpired deletes up to batch records past retention (and their
+// history). It returns how many records it deleted; callers loop while it
+// returns batch, so deletes stay small and never block the API.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time, batch int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH gone AS (
+		DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks WHERE retain_until < $1 LIMIT $2) RETURNING id),
+	  history AS (DELETE FROM callback_events WHERE callback_id IN (SELECT id FROM gone))
+	SELECT count(*) FROM gone`, now, batch).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,45 @@
+// Package redisstore keeps the hot copy of callbacks in Redis. Every key
+// name lives in this file. Keys of one tenant share the hash tag {ccid}, so
+// each multi-key script runs in one slot and the same code serves a single
+// Redis and a Redis Cluster.
+package redisstore
+
+import "strconv"
+
+func prefix(tenant string) string { return "ges:{" + tenant + "}:" }
+
+// recordKey holds one callback as one string: "<rev>:<header length>:"
+// followed by the compact JSON header and the user data JSON. Scripts read
+// the revision and splice a new header in front of the user data without
+// decoding either.
+func recordKey(tenant, id string) string { return prefix(tenant) + "cb:" + id }
+
+// dueKey is the tenant's timer set: callback id -> when the monitor must
+// look at it (unix ms).
+func dueKey(tenant string) string { return prefix(tenant) + "due" }
+
+// leaseKey holds the callbacks a monitor has claimed: id -> lease end (ms).
+func leaseKey(tenant string) string { return prefix(tenant) + "lease" }
+
+// activeKey counts the non-final callbacks of each number in each service
+// (field activeField), for the per-number limit: one small hash per tenant
+// rather than a key per number.
+func activeKey(tenant string) string { return prefix(tenant) + "act" }
+
+func activeField(service, phone string) string { return strconv.Quote(service) + phone }
+
+// Global keys (no hash tag: each is used alone).
+const (
+	// indexKey: tenant -> earliest time (ms) anything of the tenant is due.
+	// It may be early, never late.
+	indexKey = "ges:idx"
+	// wakeChannel tells sleeping monitors that something became due earlier.
+	wakeChannel = "ges:wake"
+	// SettingsChannel announces a new published table (message: tenant).
+	SettingsChannel = "ges:settings"
+	// hydratedKey exists while Redis holds every live callback; its absence
+	// after a Redis loss starts the restore from Postgres.
+	hydratedKey = "ges:hydrated"
+	// hydrateLockKey lets one node at a time restore.
+	hydrateLockKey = "ges:hydrate-lock"
+)

@@ -1,0 +1,140 @@
+package testenv
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/gesgo/ges/internal/sim/fixture"
+)
+
+// Identities of DefaultFixture, for tests to refer to.
+const (
+	DemoContactCenterID  = "3c3d5a3e-6f0b-4c1e-9a57-1d2c0b7e8f01"
+	DemoAPIKey           = "demo-api-key-0001"
+	OtherContactCenterID = "7b2e4f19-0d8a-4c63-b5e1-2f9a6c4d8e02"
+	OtherAPIKey          = "other-api-key-0001"
+	ClientID             = "ges-client"
+	ClientSecret         = "ges-secret"
+
+	CallbackSettings = "CALLBACK_SETTINGS" // the Designer table GES reads services from
+)
+
+// Fixture is the gessim fixture file: tenants with their API keys and Designer
+// tables, OAuth clients, and how the simulated ORS plays callbacks.
+type Fixture struct {
+	ContactCenters []ContactCenter `json:"contactCenters"`
+	Clients        []Client        `json:"clients"`
+	ORS            ORS             `json:"ors"`
+}
+
+// ContactCenter is one tenant. Tables maps a Designer table name (for example
+// CALLBACK_SETTINGS) to its rows.
+type ContactCenter struct {
+	ID      string                `json:"id"`
+	Name    string                `json:"name"`
+	APIKeys []string              `json:"apiKeys"`
+	Tables  map[string][]TableRow `json:"tables"`
+}
+
+// TableRow is one row of a Designer table: its key (the service name in
+// CALLBACK_SETTINGS) and column header → value.
+type TableRow struct {
+	Key     string            `json:"key"`
+	Columns map[string]string `json:"columns"`
+}
+
+// Client and ORS are the simulator's own types: the harness writes the
+// same file gessim reads.
+type (
+	Client = fixture.Client
+	ORS    = fixture.ORS
+)
+
+// DefaultFixture returns a fresh fixture with two tenants, Demo and Other,
+// each with the services Callback_Sales (UTC) and Callback_Support
+// (America/New_York), the ges-client OAuth client, and 200 ms ORS steps.
+func DefaultFixture() *Fixture {
+	services := func() map[string][]TableRow {
+		return map[string][]TableRow{CallbackSettings: {
+			{Key: "Callback_Sales", Columns: map[string]string{"Time Zone": "UTC", "Route Point": "8999"}},
+			{Key: "Callback_Support", Columns: map[string]string{"Time Zone": "America/New_York", "Route Point": "8998"}},
+		}}
+	}
+	return &Fixture{
+		ContactCenters: []ContactCenter{
+			{ID: DemoContactCenterID, Name: "Demo", APIKeys: []string{DemoAPIKey}, Tables: services()},
+			{ID: OtherContactCenterID, Name: "Other", APIKeys: []string{OtherAPIKey}, Tables: services()},
+		},
+		Clients: []Client{{ID: ClientID, Secret: ClientSecret}},
+		ORS: ORS{
+			StreamName:    "NewCallbackStream",
+			ConsumerGroup: "ors",
+			QueuedMs:      200,
+			RoutingMs:     200,
+			ProcessingMs:  200,
+			FailureRate:   0,
+			FailureReason: "FAIL_CALL_TO_CUSTOMER",
+			Seed:          1,
+		},
+	}
+}
+
+// Clone returns a deep copy.
+func (f *Fixture) Clone() *Fixture {
+	b, err := json.Marshal(f)
+	if err != nil {
+		panic(err)
+	}
+	var c Fixture
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	return &c
+}
+
+// ContactCenter returns the tenant with the given name, or nil.
+func (f *Fixture) ContactCenter(name string) *ContactCenter {
+	for i := range f.ContactCenters {
+		if f.ContactCenters[i].Name == name {
+			return &f.ContactCenters[i]
+		}
+	}
+	return nil
+}
+
+// Service returns the CALLBACK_SETTINGS row of a service, or nil.
+func (c *ContactCenter) Service(name string) *TableRow {
+	rows := c.Tables[CallbackSettings]
+	for i := range rows {
+		if rows[i].Key == name {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+// SetSetting sets one CALLBACK_SETTINGS column of a service, adding the
+// service row if it does not exist.
+func (c *ContactCenter) SetSetting(service, column, value string) {
+	if row := c.Service(service); row != nil {
+		if row.Columns == nil {
+			row.Columns = map[string]string{}
+		}
+		row.Columns[column] = value
+		return
+	}
+	if c.Tables == nil {
+		c.Tables = map[string][]TableRow{}
+	}
+	c.Tables[CallbackSettings] = append(c.Tables[CallbackSettings],
+		TableRow{Key: service, Columns: map[string]string{column: value}})
+}
+
+// WriteFile writes the fixture as JSON to path.
+func (f *Fixture) WriteFile(path string) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
