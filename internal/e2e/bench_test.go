@@ -96,3 +96,45 @@ func histogram(m, name string) (sum, count float64) {
 	}
 	return sum, count
 }
+
+// BenchmarkIdleRedisOps measures the Redis commands per second of one idle
+// GES node (default health interval) holding 1000 scheduled callbacks an
+// hour ahead: waiting callbacks must cost nothing.
+//
+//	go test -run '^$' -bench IdleRedisOps -benchtime 1x ./internal/e2e/
+func BenchmarkIdleRedisOps(b *testing.B) {
+	s := testenv.NewStack(b, testenv.StackOptions{Env: map[string]string{"LOG_LEVEL": "WARN", "HEALTH_INTERVAL_SECONDS": "5"}})
+	n := s.Nodes[0]
+	desired := wireTime(time.Now().Add(time.Hour))
+	for i := range 1000 {
+		r, err := n.ExternalDo("POST", "/engagement/v3/callbacks/create", demoKey, map[string]any{
+			"serviceName": "Callback_Sales", "phoneNumber": fmt.Sprintf("+1666%07d", i), "desiredTime": desired})
+		if err != nil || r.Status != 200 {
+			b.Fatalf("create: %v %v", err, r)
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: s.Redis.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	const window = 20 * time.Second
+	b.ResetTimer()
+	for range b.N {
+		time.Sleep(2 * time.Second) // let the burst of creates settle
+		before := totalCommands(ctx, rdb)
+		time.Sleep(window)
+		after := totalCommands(ctx, rdb)
+		b.ReportMetric(float64(after-before-2)/window.Seconds(), "redis_ops/s")
+	}
+}
+
+func totalCommands(ctx context.Context, rdb *redis.Client) int64 {
+	info, _ := rdb.Info(ctx, "stats").Result()
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "total_commands_processed:"); ok {
+			var n int64
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	return 0
+}
