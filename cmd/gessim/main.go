@@ -2,6 +2,7 @@
 // local runs, demos, tests and benchmarks.
 //
 //	gessim serve   --fixture FILE --voice-redis HOST:PORT --auth-addr A --env-addr A --ors-addr A --admin-addr A [--publish-to URL]
+//	               [--urs-addr A]... [--stats-addr A] [--conf-addr A] [--fcm-addr A] [--captcha-addr A]
 //	gessim publish --fixture FILE --ges URL [--ccid ID]
 package main
 
@@ -16,6 +17,8 @@ const usage = `usage:
   gessim serve   --fixture FILE --voice-redis HOST:PORT [--voice-redis-password P]
                  --auth-addr ADDR --env-addr ADDR --ors-addr ADDR --admin-addr ADDR
                  [--publish-to http://GES_INTERNAL_BASE]
+                 [--urs-addr ADDR]... [--stats-addr ADDR] [--conf-addr ADDR]
+                 [--fcm-addr ADDR] [--captcha-addr ADDR]
   gessim publish --fixture FILE --ges http://GES_INTERNAL_BASE [--ccid ID]
 `
 

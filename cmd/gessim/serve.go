@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,11 @@ func serve(args []string, stderr io.Writer, log *slog.Logger) int {
 	fs.StringVar(&cfg.ORSAddr, "ors-addr", "", "ORS session API listen address")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "simulator admin API listen address")
 	fs.StringVar(&cfg.PublishTo, "publish-to", "", "GES internal base URL to publish the fixture's tables to at start")
+	fs.Var((*addrList)(&cfg.URSAddrs), "urs-addr", "URS listen address; repeat (or separate with commas) for several instances, indexed from 0 in order")
+	fs.StringVar(&cfg.StatsAddr, "stats-addr", "", "GWS Statistics listen address (optional)")
+	fs.StringVar(&cfg.ConfAddr, "conf-addr", "", "GWS Configuration listen address (optional)")
+	fs.StringVar(&cfg.FCMAddr, "fcm-addr", "", "Firebase Cloud Messaging listen address (optional)")
+	fs.StringVar(&cfg.CaptchaAddr, "captcha-addr", "", "reCAPTCHA siteverify listen address (optional)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,7 +60,7 @@ func serve(args []string, stderr io.Writer, log *slog.Logger) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	log.Info("gessim started", "addrs", s.Addrs(), "contactCenters", len(fx.ContactCenters),
+	log.Info("gessim started", "addrs", s.Addrs(), "contactCenters", len(fx.ContactCenters), "users", len(fx.Users),
 		"voiceRedis", cfg.VoiceRedis, "publishTo", cfg.PublishTo)
 	<-ctx.Done()
 	log.Info("gessim stopping")
@@ -65,4 +71,20 @@ func serve(args []string, stderr io.Writer, log *slog.Logger) int {
 	}
 	log.Info("gessim stopped")
 	return 0
+}
+
+// addrList is a flag that may be repeated and may hold comma-separated
+// addresses.
+type addrList []string
+
+func (a *addrList) String() string { return strings.Join(*a, ",") }
+
+func (a *addrList) Set(v string) error {
+	for _, addr := range strings.Split(v, ",") {
+		if addr = strings.TrimSpace(addr); addr == "" {
+			return fmt.Errorf("empty address in %q", v)
+		}
+		*a = append(*a, addr)
+	}
+	return nil
 }

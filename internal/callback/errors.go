@@ -3,6 +3,7 @@ package callback
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies domain errors so each API can map them to its own
@@ -25,7 +26,9 @@ type Error struct {
 	Msg     string
 	Counter string            // alert counter to move, if any
 	Slots   map[string]string // proposals that go with KindNoCapacity
-	Err     error
+	// RetryAfter tells a throttled caller when a rate window reopens.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -4,17 +4,37 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/ids"
+	"github.com/gesgo/ges/internal/schedule"
 	"github.com/gesgo/ges/internal/settings"
 )
 
 // Admission are the limits checked atomically with the insert of a record.
 type Admission struct {
-	MaxPerNumber int // 0 = no limit
+	MaxPerNumber int        // 0 = no limit
+	SlotTotal    int        // capacity of the slot cb.SlotStart names (when it names one)
+	Throttles    []Throttle // rate windows of the service
+}
+
+// Throttle admits at most Limit creates per fixed Window (0 = no limit).
+type Throttle struct {
+	Limit  int
+	Window time.Duration
+}
+
+// SlotMove tells the hot store how a change moves a callback's capacity
+// place: give back the place of prev.SlotStart, take one in next.SlotStart
+// (refused when Total places are taken).
+type SlotMove struct {
+	Release bool
+	Take    bool
+	Total   int
 }
 
 // Hot is the hot store (Redis): the live record and its timers. Every
@@ -24,8 +44,11 @@ type Hot interface {
 	Admit(ctx context.Context, cb *Callback, a Admission, due time.Time) error
 	Get(ctx context.Context, tenant, id string) (*Callback, error)
 	// Commit replaces prev by next if prev is still current (same Rev),
-	// and sets next's timer (zero = none). ErrConflict otherwise.
-	Commit(ctx context.Context, prev, next *Callback, due time.Time) error
+	// sets next's timer (zero = none) and moves its capacity place.
+	// ErrConflict otherwise; a KindNoCapacity error when the new slot is full.
+	Commit(ctx context.Context, prev, next *Callback, due time.Time, mv SlotMove) error
+	// SlotsUsed counts the places taken in the slots starting at starts.
+	SlotsUsed(ctx context.Context, tenant, service string, starts []time.Time) ([]int, error)
 	// Forget undoes an Admit whose durable write failed.
 	Forget(ctx context.Context, cb *Callback) error
 }
@@ -61,6 +84,9 @@ type CreateRequest struct {
 	Props    map[string]string
 	UserData json.RawMessage
 	Source   string
+	// AlwaysCheckCapacity books any desired time in the future as a
+	// scheduled callback, checked against the capacity of its slot.
+	AlwaysCheckCapacity bool
 }
 
 // ImmediateWindow is how close to now a desired time books an immediate
@@ -88,24 +114,36 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 			cb.Props[k] = v
 		}
 	}
-	if !r.Desired.IsZero() && r.Desired.After(now.Add(ImmediateWindow)) {
+	adm := Admission{MaxPerNumber: svc.MaxPerNumber}
+	for _, t := range svc.Throttles {
+		if t.Limit > 0 {
+			adm.Throttles = append(adm.Throttles, Throttle{t.Limit, t.Window})
+		}
+	}
+	scheduled := !r.Desired.IsZero() && (r.Desired.After(now.Add(ImmediateWindow)) || (r.AlwaysCheckCapacity && r.Desired.After(now)))
+	if scheduled {
 		if !svc.OfferScheduled {
 			return nil, Errorf(KindInvalid, "Scheduled callbacks are not offered for service %s", svc.Name)
 		}
-		if r.Desired.After(now.AddDate(0, 0, svc.HorizonDays)) {
-			return nil, Errorf(KindInvalid, "desiredTime %s is beyond the scheduling horizon of %d days", FormatTime(r.Desired), svc.HorizonDays)
+		slot, err := s.slotFor(svc, r.Desired, now)
+		if err != nil {
+			return nil, err
 		}
-		cb.Desired, cb.Scheduled = r.Desired.UTC(), true
+		cb.Desired, cb.Scheduled, cb.SlotStart = r.Desired.UTC(), true, slot.Start.UnixMilli()
+		adm.SlotTotal = slot.Total
 	} else {
 		if !svc.OfferImmediate {
 			return nil, Errorf(KindInvalid, "Immediate callbacks are not offered for service %s", svc.Name)
+		}
+		if !svc.Plan.IsOpen(now) {
+			return nil, Errorf(KindInvalid, "Service %s is closed now: immediate callbacks are offered during its business hours", svc.Name)
 		}
 		cb.Desired = now
 	}
 	cb.Expires = cb.Desired.Add(svc.TTL)
 	due, _ := NextCheck(cb, s.Policy)
-	if err := s.Hot.Admit(ctx, cb, Admission{MaxPerNumber: svc.MaxPerNumber}, due); err != nil {
-		return nil, err
+	if err := s.Hot.Admit(ctx, cb, adm, due); err != nil {
+		return nil, s.withProposals(ctx, tenant, svc, cb.Desired, err)
 	}
 	if err := s.Durable.Save(ctx, cb, Event{At: now, Rev: cb.Rev, State: cb.State, Source: r.Source}); err != nil {
 		// Without the durable copy the booking could be lost with Redis:
@@ -148,11 +186,28 @@ func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv
 		if svc != "" && cb.Service != svc {
 			return false, ErrNotFound
 		}
-		if _, err := ApplyReport(cb, kv, s.Clock.Now()); err != nil {
-			return false, err
+		rescheduled, err := ApplyReport(cb, kv, s.Clock.Now())
+		if err != nil || !rescheduled {
+			return err == nil, err
 		}
-		return true, nil
+		return true, s.placeRescheduled(tenant, cb)
 	})
+}
+
+// placeRescheduled checks a new desired time against the service's hours
+// and horizon and names its slot; Update then moves the capacity place.
+func (s *Service) placeRescheduled(tenant string, cb *Callback) error {
+	svc, ok := s.Settings.Service(tenant, cb.Service)
+	if !ok {
+		return Errorf(KindInvalid, "Unknown service: %s", cb.Service)
+	}
+	slot, err := s.slotFor(svc, cb.Desired, s.Clock.Now())
+	if err != nil {
+		return err
+	}
+	cb.SlotStart = slot.Start.UnixMilli()
+	cb.Expires = cb.Desired.Add(svc.TTL)
+	return nil
 }
 
 // maxRetries bounds optimistic retries when two writers race on a record.
@@ -177,11 +232,14 @@ func (s *Service) Update(ctx context.Context, tenant, id, source string, change 
 		next.Rev = cur.Rev + 1
 		next.Updated = s.Clock.Now()
 		due, _ := NextCheck(next, s.Policy)
-		err = s.Hot.Commit(ctx, cur, next, due)
+		err = s.Hot.Commit(ctx, cur, next, due, s.slotMove(cur, next))
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
+			if svc, ok := s.Settings.Service(tenant, next.Service); ok {
+				err = s.withProposals(ctx, tenant, svc, next.Desired, err)
+			}
 			return nil, err
 		}
 		return next, s.save(ctx, next, source)
@@ -219,4 +277,122 @@ func (s *Service) save(ctx context.Context, cb *Callback, source string) error {
 // Persist is save for the monitor, which commits the hot record itself.
 func (s *Service) Persist(ctx context.Context, cb *Callback, source string) error {
 	return s.save(ctx, cb, source)
+}
+
+// slotMove derives the capacity change of a record change: a callback that
+// ends before its time gives its place back; a reschedule moves it.
+func (s *Service) slotMove(cur, next *Callback) SlotMove {
+	var mv SlotMove
+	if next.SlotStart != cur.SlotStart {
+		mv.Release = cur.SlotStart > 0
+		if next.SlotStart > 0 && !next.State.Final() {
+			mv.Take = true
+			if svc, ok := s.Settings.Service(next.Tenant, next.Service); ok {
+				if slot, ok := svc.Plan.SlotAt(time.UnixMilli(next.SlotStart)); ok {
+					mv.Total = slot.Total
+				}
+			}
+		}
+		return mv
+	}
+	if next.State.Final() && !cur.State.Final() && cur.SlotStart > 0 && s.Clock.Now().Before(cur.Desired) {
+		mv.Release = true
+	}
+	return mv
+}
+
+// slotFor finds the slot a scheduled callback at t books, refusing times
+// outside the service's hours or beyond its horizon.
+func (s *Service) slotFor(svc *settings.Service, t, now time.Time) (schedule.Slot, error) {
+	if t.After(now.AddDate(0, 0, svc.HorizonDays)) {
+		return schedule.Slot{}, Errorf(KindInvalid, "desiredTime %s is beyond the scheduling horizon of %d days", FormatTime(t), svc.HorizonDays)
+	}
+	slot, ok := svc.Plan.SlotAt(t)
+	if !ok {
+		return schedule.Slot{}, Errorf(KindInvalid, "desiredTime %s is outside the business hours of service %s", FormatTime(t), svc.Name)
+	}
+	return slot, nil
+}
+
+// ProposalCount is how many free slots a "no capacity" answer proposes.
+const ProposalCount = 5
+
+// withProposals adds the nearest free slots to a "no capacity" error.
+func (s *Service) withProposals(ctx context.Context, tenant string, svc *settings.Service, desired time.Time, err error) error {
+	var de *Error
+	if !errors.As(err, &de) || de.Kind != KindNoCapacity {
+		return err
+	}
+	now := s.Clock.Now()
+	from := desired.Add(-24 * time.Hour)
+	if from.Before(now) {
+		from = now
+	}
+	free, ferr := s.Availability(ctx, tenant, svc, from, desired.Add(48*time.Hour))
+	if ferr != nil {
+		return err
+	}
+	sort.SliceStable(free, func(i, j int) bool { return absDur(free[i].Start.Sub(desired)) < absDur(free[j].Start.Sub(desired)) })
+	de.Slots = map[string]string{}
+	for _, f := range free {
+		if f.Free <= 0 {
+			continue
+		}
+		de.Slots[FormatTime(f.Start)] = strconv.Itoa(f.Free)
+		if len(de.Slots) == ProposalCount {
+			break
+		}
+	}
+	return de
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// SlotFree is a slot with its free and configured places.
+type SlotFree struct {
+	Start, End  time.Time
+	Free, Total int
+}
+
+// MaxWindow bounds an availability request.
+const MaxWindow = 31 * 24 * time.Hour
+
+// Availability lists the service's slots starting in [from, to) that have
+// not started yet, with their free places (0 = busy).
+func (s *Service) Availability(ctx context.Context, tenant string, svc *settings.Service, from, to time.Time) ([]SlotFree, error) {
+	now := s.Clock.Now()
+	if from.Before(now) {
+		from = now
+	}
+	if to.Sub(from) > MaxWindow {
+		to = from.Add(MaxWindow)
+	}
+	slots := svc.Plan.Slots(from, to)
+	starts := make([]time.Time, len(slots))
+	for i, sl := range slots {
+		starts[i] = sl.Start
+	}
+	used, err := s.Hot.SlotsUsed(ctx, tenant, svc.Name, starts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SlotFree, len(slots))
+	for i, sl := range slots {
+		out[i] = SlotFree{Start: sl.Start, End: sl.End, Total: sl.Total, Free: max(sl.Total-used[i], 0)}
+	}
+	return out, nil
+}
+
+// ServiceSettings returns a tenant's service, or an "Unknown service" error.
+func (s *Service) ServiceSettings(tenant, name string) (*settings.Service, error) {
+	svc, ok := s.Settings.Service(tenant, name)
+	if !ok {
+		return nil, Errorf(KindInvalid, "Unknown service: %s", name)
+	}
+	return svc, nil
 }

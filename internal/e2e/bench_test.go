@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench Create -benchtime 5000x ./internal/e2e/
 func BenchmarkCreate(b *testing.B) {
-	fx := testenv.DefaultFixture()
+	fx := roomy()
 	fx.ContactCenter("Demo").SetSetting("Callback_Sales", "Max Callbacks Per Phone Number", "0")
 	s := testenv.NewStack(b, testenv.StackOptions{Fixture: fx, Env: map[string]string{"LOG_LEVEL": "WARN"}})
 	n := s.Nodes[0]
@@ -103,7 +103,8 @@ func histogram(m, name string) (sum, count float64) {
 //
 //	go test -run '^$' -bench IdleRedisOps -benchtime 1x ./internal/e2e/
 func BenchmarkIdleRedisOps(b *testing.B) {
-	s := testenv.NewStack(b, testenv.StackOptions{Env: map[string]string{"LOG_LEVEL": "WARN", "HEALTH_INTERVAL_SECONDS": "5"}})
+	fx := roomy()
+	s := testenv.NewStack(b, testenv.StackOptions{Fixture: fx, Env: map[string]string{"LOG_LEVEL": "WARN", "HEALTH_INTERVAL_SECONDS": "5"}})
 	n := s.Nodes[0]
 	desired := wireTime(time.Now().Add(time.Hour))
 	for i := range 1000 {

@@ -30,7 +30,7 @@ func bookMany(t *testing.T, s *testenv.Stack, n int, desired time.Time) map[stri
 			r, err := node.ExternalDo("POST", "/engagement/v3/callbacks/create", demoKey, map[string]any{
 				"serviceName": "Callback_Sales", "phoneNumber": fmt.Sprintf("+1555%07d", i), "desiredTime": wireTime(desired)})
 			if err != nil || r.Status != 200 {
-				t.Errorf("create %d: %v %v", i, err, r)
+				t.Errorf("create %d: %v %s", i, err, bodyOf(r))
 				return
 			}
 			m, _ := r.JSON()
@@ -76,8 +76,26 @@ func checkExactlyOnce(t *testing.T, s *testenv.Stack, idset map[string]bool, tim
 	}
 }
 
+// roomy is the default fixture with slots large enough, and no rate
+// windows, for the bulk tests.
+func roomy() *testenv.Fixture {
+	fx := testenv.DefaultFixture()
+	cc := fx.ContactCenter("Demo")
+	cc.SetSetting("Callback_Sales", "Capacity", "100000")
+	cc.SetSetting("Callback_Sales", "Throttle Callbacks Per Service 1", "0")
+	cc.SetSetting("Callback_Sales", "Throttle Callbacks Per Service 2", "0")
+	return fx
+}
+
+func bodyOf(r *testenv.Response) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", r.Status, r.Body)
+}
+
 func TestTwoNodesHandOffExactlyOnce(t *testing.T) {
-	s := testenv.NewStack(t, testenv.StackOptions{Nodes: 2})
+	s := testenv.NewStack(t, testenv.StackOptions{Nodes: 2, Fixture: roomy()})
 	desired := time.Now().Add(6 * time.Second)
 	ids := bookMany(t, s, 500, desired)
 	time.Sleep(time.Until(desired))
@@ -87,7 +105,7 @@ func TestTwoNodesHandOffExactlyOnce(t *testing.T) {
 func TestNodeKilledMidDispatchLosesNothing(t *testing.T) {
 	// Small batches make dispatch take many round trips, so the kill lands
 	// while node 0 holds claimed callbacks.
-	s := testenv.NewStack(t, testenv.StackOptions{Nodes: 2, Env: map[string]string{"MONITOR_BATCH_SIZE": "5"}})
+	s := testenv.NewStack(t, testenv.StackOptions{Nodes: 2, Fixture: roomy(), Env: map[string]string{"MONITOR_BATCH_SIZE": "5"}})
 	desired := time.Now().Add(6 * time.Second)
 	ids := bookMany(t, s, 500, desired)
 	time.Sleep(time.Until(desired.Add(30 * time.Millisecond)))

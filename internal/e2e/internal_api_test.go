@@ -162,6 +162,8 @@ func TestDesignerPublish(t *testing.T) {
 		{"Time Zone", "Mars/Olympus", `column \"Time Zone\"`},
 		{"Slot Duration (min)", "7", "divisor of 60"},
 		{"Capacity", "-1", "at least 0"},
+		{"Business Hours", "Mon-Fri 09:00-12:00; Mon 11:00-14:00", "overlapping hours"},
+		{"Special Days", "2027-02-30 closed", "invalid date"},
 	} {
 		code, body := publish([]map[string]any{
 			{"key": "Callback_Sales", "columns": map[string]any{"Time Zone": "UTC"}},

@@ -82,9 +82,7 @@ func parseCreate(m map[string]json.RawMessage, now time.Time) (callback.CreateRe
 		if json.Unmarshal(raw, &b) != nil {
 			return req, fmt.Errorf("Invalid alwaysCheckCapacity: %s (expected true or false)", truncate(string(raw), 32))
 		}
-		if b {
-			req.Props["_always_check_capacity"] = "true"
-		}
+		req.AlwaysCheckCapacity = b
 	}
 	if req.UserData, err = parseUserData(m["userData"]); err != nil {
 		return req, err

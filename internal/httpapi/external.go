@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +101,9 @@ func (x *external) failErr(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		x.fail(w, r, http.StatusTooManyRequests, de.Msg, map[string]any{"slots": slots})
 	case callback.KindThrottled:
+		if de.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds()+0.999)))
+		}
 		x.fail(w, r, http.StatusTooManyRequests, de.Msg, nil)
 	default:
 		slog.Error("external API error", "corrId", info(r.Context()).corrID, "err", err)
@@ -126,6 +130,9 @@ func External(d Deps) http.Handler {
 		r.Post("/callbacks/create", x.create)
 		r.Post("/callbacks/retrieve", x.retrieve)
 		r.Post("/callbacks/cancel", x.cancel)
+		r.Get("/callbacks/availability/{name}", x.availability)
+		r.Get("/callbacks/open-for/{name}", x.openFor)
+		r.Get("/callbacks/queue-status/{name}", x.queueStatus)
 	})
 	return r
 }

@@ -111,6 +111,7 @@ func Internal(d InternalDeps) http.Handler {
 		r.Get("/genesys/1/service/callback", x.query)
 		r.Post("/genesys/1/service/callback/{svc}", x.create)
 		r.Get("/genesys/1/service/callback/{svc}", x.query)
+		r.Get("/genesys/1/service/callback/{svc}/availability", x.availability)
 		r.Put("/genesys/1/service/callback/{svc}/{id}", x.update)
 		r.Post("/genesys/1/service/callback/{svc}/{id}", x.update)
 		r.Delete("/genesys/1/service/callback/{svc}/{id}", x.cancel)

@@ -4,7 +4,10 @@
 // Redis and a Redis Cluster.
 package redisstore
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 func prefix(tenant string) string { return "ges:{" + tenant + "}:" }
 
@@ -27,6 +30,22 @@ func leaseKey(tenant string) string { return prefix(tenant) + "lease" }
 func activeKey(tenant string) string { return prefix(tenant) + "act" }
 
 func activeField(service, phone string) string { return strconv.Quote(service) + phone }
+
+// slotKey counts the places taken in one capacity slot of a service
+// (start in unix ms). It expires a day after the slot ends.
+func slotKey(tenant, service string, startMS int64) string {
+	return prefix(tenant) + "slot:" + strconv.Quote(service) + ":" + strconv.FormatInt(startMS, 10)
+}
+
+// slotKeyTTL is how long past its start a slot counter is kept.
+const slotKeyTTL = 48 * time.Hour
+
+// rateKey counts the creates of a service in one fixed window of its rate
+// limit n (1 or 2).
+func rateKey(tenant, service string, n int, window time.Duration, index int64) string {
+	return prefix(tenant) + "rate" + strconv.Itoa(n) + ":" + strconv.Quote(service) + ":" +
+		strconv.FormatInt(int64(window/time.Second), 10) + ":" + strconv.FormatInt(index, 10)
+}
 
 // Global keys (no hash tag: each is used alone).
 const (

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gesgo/ges/internal/schedule"
 )
 
 // TableName is the only data table GES reads today.
@@ -82,9 +84,21 @@ type Service struct {
 	Application      string
 	PushThresholdMin int
 	Priority         int
+	CapacityRules    string
+	// Plan is the service's calendar, slots and capacity.
+	Plan schedule.Plan
+	// Throttles are the rate windows of the service (GMS
+	// _throttle_callbacks_per_service_1/_ttl_1 and _2/_ttl_2).
+	Throttles [2]Throttle
 	// Columns has every column of the row as text, keyed by its published
 	// name, so that options GES does not interpret still reach ORS.
 	Columns map[string]string
+}
+
+// Throttle admits at most Limit callbacks per Window (0 = no limit).
+type Throttle struct {
+	Limit  int
+	Window time.Duration
 }
 
 // Defaults of a column that a row leaves out.
@@ -220,6 +234,22 @@ func init() {
 	register(strCol(func(s *Service) *string { return &s.Application }), "Callback Application")
 	register(intCol(func(s *Service) *int { return &s.PushThresholdMin }, 0), "Push Notification Threshold (minutes)", "Push Notification Threshold")
 	register(intCol(func(s *Service) *int { return &s.Priority }, 0), "Priority")
+	register(strCol(func(s *Service) *string { return &s.CapacityRules }), "Capacity Overrides", "Capacity Rules")
+	register(intCol(func(s *Service) *int { return &s.Throttles[0].Limit }, 0), "Throttle Callbacks Per Service 1", "Throttle Limit 1")
+	register(secondsCol(func(s *Service) *time.Duration { return &s.Throttles[0].Window }), "Throttle TTL 1 (seconds)", "Throttle Window 1 (seconds)")
+	register(intCol(func(s *Service) *int { return &s.Throttles[1].Limit }, 0), "Throttle Callbacks Per Service 2", "Throttle Limit 2")
+	register(secondsCol(func(s *Service) *time.Duration { return &s.Throttles[1].Window }), "Throttle TTL 2 (seconds)", "Throttle Window 2 (seconds)")
+}
+
+func secondsCol(dst func(*Service) *time.Duration) func(*Service, string) error {
+	return func(s *Service, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("must be a positive number of seconds (got %q)", v)
+		}
+		*dst(s) = time.Duration(n) * time.Second
+		return nil
+	}
 }
 
 // text renders a published cell as text. Designer cells are strings, but
@@ -247,7 +277,32 @@ func newService(name string) *Service {
 		SlotMinutes: DefaultSlotMinutes, Capacity: DefaultCapacity,
 		OfferImmediate: true, OfferScheduled: true, MaxPerNumber: DefaultMaxPerNumber,
 		HorizonDays: DefaultHorizonDays, TTL: DefaultTTL, Columns: map[string]string{},
+		Throttles: [2]Throttle{{DefaultThrottle1, 5 * time.Minute}, {DefaultThrottle2, time.Hour}},
 	}
+}
+
+// Default rate windows: GMS' defaults.
+const (
+	DefaultThrottle1 = 500
+	DefaultThrottle2 = 1000
+)
+
+// plan builds the calendar of s from its columns; heads maps a normalized
+// column name to the header the row used, so errors name it.
+func (s *Service) plan(heads map[string]string) (string, error) {
+	if _, err := schedule.ParseHours(s.BusinessHours, ""); err != nil {
+		return heads[normalize("Business Hours")], err
+	}
+	hours, err := schedule.ParseHours(s.BusinessHours, s.SpecialDays)
+	if err != nil {
+		return heads[normalize("Special Days")], err
+	}
+	overrides, err := schedule.ParseOverrides(s.CapacityRules)
+	if err != nil {
+		return heads[normalize("Capacity Overrides")], err
+	}
+	s.Plan = schedule.Plan{Hours: hours, Loc: s.Location, Minutes: s.SlotMinutes, Capacity: s.Capacity, Overrides: overrides}
+	return "", nil
 }
 
 // Parse validates a published table as a whole. The first problem found is
@@ -266,6 +321,7 @@ func Parse(name string, version int64, rows []Row) (*Table, error) {
 			return nil, &ValidationError{Row: i + 1, Key: key, Msg: "duplicate key"}
 		}
 		s := newService(key)
+		known := map[string]string{}
 		heads := make([]string, 0, len(r.Columns))
 		for h := range r.Columns {
 			heads = append(heads, h)
@@ -277,13 +333,17 @@ func Parse(name string, version int64, rows []Row) (*Table, error) {
 				return nil, &ValidationError{Row: i + 1, Key: key, Column: h, Msg: err.Error()}
 			}
 			s.Columns[h] = v
-			c, known := columns[normalize(h)]
-			if !known || v == "" {
+			c, isKnown := columns[normalize(h)]
+			if !isKnown || v == "" {
 				continue
 			}
+			known[normalize(c.name)] = h
 			if err := c.set(s, v); err != nil {
 				return nil, &ValidationError{Row: i + 1, Key: key, Column: h, Msg: err.Error()}
 			}
+		}
+		if col, err := s.plan(known); err != nil {
+			return nil, &ValidationError{Row: i + 1, Key: key, Column: col, Msg: err.Error()}
 		}
 		t.services[key] = s
 	}

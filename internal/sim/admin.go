@@ -26,5 +26,20 @@ func (s *Sim) adminHandler() http.Handler {
 	})
 	s.ors.MountAdmin(r)
 	r.Post("/sim/designer/publish", s.handlePublish)
+	if s.urs != nil {
+		s.urs.MountAdmin(r)
+	}
+	if s.stats != nil {
+		s.stats.MountAdmin(r)
+	}
+	if s.conf != nil {
+		s.conf.MountAdmin(r)
+	}
+	if s.fcm != nil {
+		s.fcm.MountAdmin(r)
+	}
+	if s.captcha != nil {
+		s.captcha.MountAdmin(r)
+	}
 	return r
 }

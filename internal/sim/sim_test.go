@@ -76,6 +76,17 @@ func TestSimulatorEndToEnd(t *testing.T) {
 		return getJSON(t, admin+"/sim/health", &h) == http.StatusOK && h["status"] == "UP"
 	})
 	waitFor(t, "start-up publish", func() bool { return len(ges.Tables()) == 1 })
+	// Optional services left out have no admin endpoints either.
+	for _, path := range []string{"/sim/urs/calls", "/sim/stats/calls", "/sim/config/scripts", "/sim/fcm/messages", "/sim/captcha/calls"} {
+		resp, err := client.Get(admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s without its service: %d", path, resp.StatusCode)
+		}
+	}
 	if tb := ges.Tables()[0]; tb.ContactCenterID != simtest.DemoCCID || tb.Body["table"] != "CALLBACK_SETTINGS" {
 		t.Fatalf("published %+v", tb)
 	}

@@ -1,9 +1,28 @@
--- Insert a callback if the per-number limit allows, in one step.
--- KEYS: 1 record, 2 due, 3 active counts
--- ARGV: 1 id, 2 value, 3 due score, 4 max per number (0 = none), 5 active field
+-- Insert a callback if the per-number limit, the slot capacity and the
+-- service's rate windows allow, in one step.
+-- KEYS: 1 record, 2 due, 3 active counts, 4 slot, 5 rate window 1, 6 rate window 2
+-- ARGV: 1 id, 2 value, 3 due score, 4 max per number (0 = none), 5 active field,
+--       6 slot capacity (-1 = no slot), 7 slot key expiry (unix ms),
+--       8 rate limit 1 (0 = none), 9 rate window 1 end (unix ms), 10 rate limit 2, 11 rate window 2 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
 local max = tonumber(ARGV[4])
 if max > 0 and tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') >= max then return 'LIMIT' end
+for i = 0, 1 do
+  local limit = tonumber(ARGV[8 + 2 * i])
+  if limit > 0 and tonumber(redis.call('GET', KEYS[5 + i]) or '0') >= limit then return 'RATE' .. (i + 1) end
+end
+local cap = tonumber(ARGV[6])
+if cap >= 0 then
+  if tonumber(redis.call('GET', KEYS[4]) or '0') >= cap then return 'FULL' end
+  redis.call('INCR', KEYS[4])
+  redis.call('PEXPIREAT', KEYS[4], ARGV[7])
+end
+for i = 0, 1 do
+  if tonumber(ARGV[8 + 2 * i]) > 0 then
+    redis.call('INCR', KEYS[5 + i])
+    redis.call('PEXPIREAT', KEYS[5 + i], ARGV[9 + 2 * i])
+  end
+end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])

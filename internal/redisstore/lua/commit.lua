@@ -1,12 +1,25 @@
 -- Replace a record's header if nobody changed it since it was read (same
--- revision), keep its user data, and set its timer, in one step.
--- KEYS: 1 record, 2 due, 3 lease, 4 active counts
+-- revision), keep its user data, set its timer and move its capacity
+-- place, in one step.
+-- KEYS: 1 record, 2 due, 3 lease, 4 active counts, 5 old slot, 6 new slot
 -- ARGV: 1 id, 2 expected rev, 3 new rev, 4 header, 5 due score ('' = none), 6 final ('1'),
---       7 seconds to keep a final record, 8 old active field, 9 new active field
+--       7 seconds to keep a final record, 8 old active field, 9 new active field,
+--       10 release old slot ('1'), 11 new slot capacity (-1 = take none), 12 new slot key expiry (unix ms)
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 'MISSING' end
 local rev, hlen, rest = string.match(cur, '^(%d+):(%d+):(.*)$')
 if rev ~= ARGV[2] then return 'CONFLICT' end
+local cap = tonumber(ARGV[11])
+if cap >= 0 then
+  local used = tonumber(redis.call('GET', KEYS[6]) or '0')
+  if KEYS[5] == KEYS[6] and ARGV[10] == '1' then used = used - 1 end
+  if used >= cap then return 'FULL' end
+end
+if ARGV[10] == '1' and tonumber(redis.call('GET', KEYS[5]) or '0') > 0 then redis.call('DECR', KEYS[5]) end
+if cap >= 0 then
+  redis.call('INCR', KEYS[6])
+  redis.call('PEXPIREAT', KEYS[6], ARGV[12])
+end
 local ud = string.sub(rest, tonumber(hlen) + 1)
 redis.call('SET', KEYS[1], ARGV[3] .. ':' .. #ARGV[4] .. ':' .. ARGV[4] .. ud)
 redis.call('ZREM', KEYS[3], ARGV[1])

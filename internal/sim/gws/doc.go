@@ -1,6 +1,8 @@
-// Package gws simulates the two Genesys Web Services that GES depends on at
-// start and on every external request: GWS Auth (OAuth2 client credentials)
-// and GWS Environment (contact centers and their API keys).
+// Package gws simulates the Genesys Web Services GES depends on: GWS Auth
+// (OAuth2 client credentials, the authorization-code flow with a login form,
+// userinfo), GWS Environment (contact centers and their API keys), GWS
+// Statistics (peeking statistic values) and enough of the GWS Configuration
+// API for callback VQ proxy objects, users and access groups.
 package gws
 
 import (

@@ -1,12 +1,13 @@
 package gws
 
 import (
+	"context"
 	"net/http"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/gesgo/ges/internal/sim/fixture"
+	"github.com/gesgo/ges/internal/sim/simhttp"
 )
 
 type status struct {
@@ -52,16 +53,29 @@ func EnvHandler(fx *fixture.Fixture, tokens *Tokens) http.Handler {
 	return r
 }
 
+type subjectKey struct{}
+
+// requireBearer lets through requests carrying a live token from Auth and
+// puts the token's subject in the request context.
 func requireBearer(tokens *Tokens) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			scheme, tok, _ := strings.Cut(req.Header.Get("Authorization"), " ")
-			if !strings.EqualFold(scheme, "Bearer") || !tokens.Valid(strings.TrimSpace(tok)) {
+			sub, ok := tokens.Lookup(simhttp.Bearer(req))
+			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 				writeJSON(w, http.StatusUnauthorized, map[string]any{"status": status{Code: 401, Message: "Unauthorized"}})
 				return
 			}
-			next.ServeHTTP(w, req)
+			next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), subjectKey{}, sub)))
 		})
 	}
+}
+
+func subjectOf(req *http.Request) Subject {
+	sub, _ := req.Context().Value(subjectKey{}).(Subject)
+	return sub
+}
+
+func contextWith(req *http.Request, key, val any) context.Context {
+	return context.WithValue(req.Context(), key, val)
 }
