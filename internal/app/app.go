@@ -20,6 +20,7 @@ import (
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/config"
+	"github.com/gesgo/ges/internal/credentials"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/health"
 	"github.com/gesgo/ges/internal/httpapi"
@@ -95,7 +96,26 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 			Check: func(c context.Context) error { return probe(c, cfg.GWS.AuthURL) }})
 	}
 
-	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m}
+	urs, ors, pools, err := platform(cfg, m)
+	if err != nil {
+		return err
+	}
+	if ors != nil {
+		svc.Interrupted = func(cb *callback.Callback) {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := ors.Terminate(ctx, cb.Session); err != nil {
+					slog.Warn("could not end the ORS session of a cancelled callback", "id", cb.ID, "session", cb.Session, "err", err)
+				}
+			}()
+		}
+	}
+	creds, err := credentials.New(pool, credentialsKey(cfg))
+	if err != nil {
+		return err
+	}
+	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds}
 	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL})
 	externalH := httpapi.External(deps)
 
@@ -132,6 +152,9 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 	loop("retention", retention.Run)
 	loop("settings", pub.follow)
 	loop("monitor-size", func(c context.Context) error { return monitorSize(c, hot, m, interval) })
+	for _, p := range pools {
+		loop("discovery-"+p.Service, p.Run)
+	}
 
 	servers := []*http.Server{
 		{Addr: ":" + strconv.Itoa(cfg.InternalPort), Handler: internalH, ReadHeaderTimeout: 10 * time.Second},
@@ -219,4 +242,16 @@ func monitorSize(ctx context.Context, hot *redisstore.Store, m *metrics.Metrics,
 		case <-t.C:
 		}
 	}
+}
+
+// credentialsKey is the secret tenant credentials are sealed with:
+// CREDENTIALS-KEY, else DECRYPT_PASSWORD, else the GWS client secret (every
+// node of a deployment shares each of them).
+func credentialsKey(cfg *config.Config) string {
+	for _, k := range []string{cfg.Platform.CredentialsKey, cfg.DecryptPassword, cfg.GWS.ClientSecret} {
+		if k != "" {
+			return k
+		}
+	}
+	return ""
 }

@@ -58,6 +58,8 @@ type Durable interface {
 	Save(ctx context.Context, cb *Callback, ev Event) error
 	Get(ctx context.Context, tenant, id string) (*Callback, error)
 	Query(ctx context.Context, tenant string, q Query) ([]*Callback, error)
+	// Count counts a tenant's callbacks in the given states, per service.
+	Count(ctx context.Context, tenant string, states []State) (map[string]int, error)
 }
 
 // Settings gives the settings of a tenant's callback service.
@@ -74,6 +76,9 @@ type Service struct {
 	Policy   Policy
 	// Created is told about each booked callback (metrics).
 	Created func(tenant string)
+	// Interrupted is told about a callback cancelled while ORS was running
+	// it (QUEUED or ROUTING with a session), so the session can be ended.
+	Interrupted func(cb *Callback)
 }
 
 // CreateRequest is a booking, whatever API it came from.
@@ -172,11 +177,22 @@ func (s *Service) Query(ctx context.Context, tenant string, q Query) ([]*Callbac
 	return s.Durable.Query(ctx, tenant, q)
 }
 
+// Count counts a tenant's callbacks in the given states, per service.
+func (s *Service) Count(ctx context.Context, tenant string, states ...State) (map[string]int, error) {
+	return s.Durable.Count(ctx, tenant, states)
+}
+
 // Cancel cancels a callback. strict: see Cancel.
 func (s *Service) Cancel(ctx context.Context, tenant, id, reason, source string, strict bool) (*Callback, error) {
-	return s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
+	var running bool
+	cb, err := s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
+		running = (cb.State == Queued || cb.State == Routing) && cb.Session != ""
 		return Cancel(cb, reason, strict)
 	})
+	if err == nil && running && cb.State.Final() && s.Interrupted != nil {
+		s.Interrupted(cb)
+	}
+	return cb, err
 }
 
 // Report applies a GMS update (ORS progress report, reschedule, key

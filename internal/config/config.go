@@ -38,8 +38,21 @@ type Config struct {
 	ConsulAddr string // CONSUL_HTTP_ADDR
 	Region     string // REGION
 
+	// Platform nodes GES calls over HTTP. Consul (when CONSUL_HTTP_ADDR is
+	// set) discovers them by service name; ORS_URL and URS_URL (comma
+	// lists) name them directly otherwise.
+	Platform PlatformConfig
+
 	Monitor       MonitorConfig
 	ConfigFolders []string // CONFIG_FOLDERS
+}
+
+// PlatformConfig locates ORS and URS nodes.
+type PlatformConfig struct {
+	ORSURLs, URSURLs         []string // ORS_URL, URS_URL
+	ORSService, URSService   string   // ORS_SERVICE_NAME ("ors"), URS_SERVICE_NAME ("urs")
+	DiscoveryIntervalSeconds int      // DISCOVERY_INTERVAL_SECONDS (15): health-check cycle
+	CredentialsKey           string   // CREDENTIALS-KEY (secret): key of stored tenant credentials
 }
 
 // RedisConfig is GES's own Redis.
@@ -245,6 +258,14 @@ func Load(getenv func(string) string) (*Config, error) {
 
 	c.ConsulAddr = l.str("CONSUL_HTTP_ADDR", "")
 	c.Region = l.str("REGION", "")
+	c.Platform = PlatformConfig{
+		ORSURLs:                  splitList(l.str("ORS_URL", "")),
+		URSURLs:                  splitList(l.str("URS_URL", "")),
+		ORSService:               l.str("ORS_SERVICE_NAME", "ors"),
+		URSService:               l.str("URS_SERVICE_NAME", "urs"),
+		DiscoveryIntervalSeconds: l.positive("DISCOVERY_INTERVAL_SECONDS", 15),
+		CredentialsKey:           l.src.lookup("CREDENTIALS-KEY"),
+	}
 
 	c.Monitor = MonitorConfig{
 		LeaseSeconds:          l.positive("MONITOR_LEASE_SECONDS", defaultLeaseSeconds),
@@ -607,6 +628,9 @@ func (c *Config) Redacted() map[string]any {
 
 		"CONSUL_HTTP_ADDR": redactURL(c.ConsulAddr),
 		"REGION":           c.Region,
+		"ORS_URL":          c.Platform.ORSURLs,
+		"URS_URL":          c.Platform.URSURLs,
+		"CREDENTIALS-KEY":  mask(c.Platform.CredentialsKey),
 
 		"MONITOR_LEASE_SECONDS":          c.Monitor.LeaseSeconds,
 		"MONITOR_REPORT_TIMEOUT_SECONDS": c.Monitor.ReportTimeoutSeconds,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/settings"
+	"github.com/gesgo/ges/internal/voice"
 )
 
 // localTimeFormat renders a slot in the caller's zone with a numeric offset
@@ -193,7 +194,7 @@ func (x *external) queueStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := x.Callbacks.Clock.Now()
-	ewt := -1
+	ewt := x.estimate(r.Context(), x.tenantName(r.Context(), info(r.Context()).tenant), svc.Name, voice.AQT["mode2"]).EstimatedWaitTime
 	immediate := svc.OfferImmediate && svc.Plan.IsOpen(now)
 	if immediate && ewt > 0 {
 		immediate = svc.Plan.OpenFor(now, openForLimit) > time.Duration(ewt)*time.Second

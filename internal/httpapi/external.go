@@ -13,9 +13,11 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/credentials"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/ids"
 	"github.com/gesgo/ges/internal/metrics"
+	"github.com/gesgo/ges/internal/voice"
 )
 
 // Tenants resolves tenants (contact centers).
@@ -31,6 +33,14 @@ type Deps struct {
 	Metrics   *metrics.Metrics
 	// ErrorLog is told about every external API error (Developer tab).
 	ErrorLog func(ctx context.Context, e APIError)
+	// URS and ORS answer wait estimates and queue positions; nil when the
+	// platform is not configured.
+	URS *voice.URS
+	ORS *voice.ORS
+	// Credentials holds tenants' stored secrets; CredentialChecks validate
+	// a kind's JSON before it is stored.
+	Credentials      *credentials.Store
+	CredentialChecks map[string]func([]byte) error
 }
 
 // APIError describes a failed external API request.
@@ -133,6 +143,7 @@ func External(d Deps) http.Handler {
 		r.Get("/callbacks/availability/{name}", x.availability)
 		r.Get("/callbacks/open-for/{name}", x.openFor)
 		r.Get("/callbacks/queue-status/{name}", x.queueStatus)
+		r.Get("/estimated-wait-time", x.estimatedWaitTime)
 	})
 	return r
 }
@@ -305,6 +316,7 @@ func (x *external) retrieve(w http.ResponseWriter, r *http.Request) {
 		x.failErr(w, r, err)
 		return
 	}
+	x.livePosition(r.Context(), cb)
 	x.ok(w, r, viewOf(cb))
 }
 

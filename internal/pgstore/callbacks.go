@@ -203,6 +203,29 @@ func (s *Store) Query(ctx context.Context, tenant string, q callback.Query) ([]*
 	return out, rows.Err()
 }
 
+// Count counts a tenant's callbacks in the given states, per service.
+func (s *Store) Count(ctx context.Context, tenant string, states []callback.State) (map[string]int, error) {
+	names := make([]string, len(states))
+	for i, st := range states {
+		names[i] = string(st)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT service, count(*) FROM callbacks WHERE ccid=$1 AND state = ANY($2) GROUP BY service`, tenant, names)
+	if err != nil {
+		return nil, &callback.Error{Kind: callback.KindUnavailable, Msg: "Callback storage is unavailable", Err: err}
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var svc string
+		var n int
+		if err := rows.Scan(&svc, &n); err != nil {
+			return nil, err
+		}
+		out[svc] = n
+	}
+	return out, rows.Err()
+}
+
 // EachLive calls fn for every non-final callback of every tenant (restore
 // after a Redis loss), in pages so memory stays bounded.
 func (s *Store) EachLive(ctx context.Context, fn func(*callback.Callback) error) error {

@@ -25,6 +25,13 @@ type Fixture struct {
 	ContactCenters []ContactCenter `json:"contactCenters"`
 	Clients        []Client        `json:"clients"`
 	ORS            ORS             `json:"ors"`
+
+	URS          fixture.URS           `json:"urs,omitzero"`
+	Statistics   fixture.Statistics    `json:"statistics,omitzero"`
+	Users        []fixture.User        `json:"users,omitempty"`
+	AccessGroups []fixture.AccessGroup `json:"accessGroups,omitempty"`
+	FCM          fixture.FCM           `json:"fcm,omitzero"`
+	Captcha      fixture.Captcha       `json:"captcha,omitzero"`
 }
 
 // ContactCenter is one tenant. Tables maps a Designer table name (for example
@@ -76,8 +83,32 @@ func DefaultFixture() *Fixture {
 			FailureReason: "FAIL_CALL_TO_CUSTOMER",
 			Seed:          1,
 		},
+		URS: fixture.URS{Queues: map[string]fixture.URSQueue{
+			"Callback_Sales":   {EWT: 42, Position: 3},
+			"Callback_Support": {NoAgents: true},
+		}},
+		Statistics: fixture.Statistics{Values: []fixture.StatValue{
+			{Name: "CurrentNumberWaitingCalls", ObjectID: "Callback_Sales", ObjectType: "Queue", Value: []byte("4")},
+		}},
+		Users: []fixture.User{
+			{Username: "admin", Password: "admin-pw", Name: "Ada Admin", AccessGroups: []string{"Callback Administrators"}, CCID: DemoContactCenterID},
+			{Username: "supervisor", Password: "supervisor-pw", Name: "Sam Supervisor", AccessGroups: []string{"Callback Supervisors"}, CCID: DemoContactCenterID},
+			{Username: "monitor", Password: "monitor-pw", Name: "Mo Monitor", AccessGroups: []string{"Sales Monitors"}, CCID: DemoContactCenterID},
+			{Username: "developer", Password: "developer-pw", Name: "Dev Developer", AccessGroups: []string{"Callback Developers"}, CCID: DemoContactCenterID},
+		},
+		AccessGroups: []fixture.AccessGroup{
+			{Name: "Callback Administrators", ReadScripts: []string{"*"}, Roles: []string{"Callback Administrator"}},
+			{Name: "Callback Supervisors", ReadScripts: []string{"*"}, Roles: []string{"Callback Supervisor"}},
+			{Name: "Sales Monitors", ReadScripts: []string{"Callback_Sales"}, Roles: []string{"Callback Monitor"}},
+			{Name: "Callback Developers", ReadScripts: []string{"*"}, Roles: []string{"Callback Developer"}},
+		},
+		FCM:     fixture.FCM{Projects: []string{"ges-demo"}},
+		Captcha: fixture.Captcha{Secret: CaptchaSecret},
 	}
 }
+
+// CaptchaSecret is the reCAPTCHA secret of DefaultFixture.
+const CaptchaSecret = "captcha-secret"
 
 // Clone returns a deep copy.
 func (f *Fixture) Clone() *Fixture {

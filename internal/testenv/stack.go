@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,8 +43,13 @@ type Stack struct {
 // Sim is the running gessim.
 type Sim struct {
 	AuthURL, EnvURL, ORSURL, AdminURL string
-	FixturePath                       string
-	Proc                              *Proc
+	// The platform's other services, always started: two URS instances
+	// (index 0 and 1, for region tests), GWS Statistics and Configuration,
+	// FCM and reCAPTCHA.
+	URSURLs                               []string
+	StatsURL, ConfURL, FCMURL, CaptchaURL string
+	FixturePath                           string
+	Proc                                  *Proc
 }
 
 // Node is one running GES process.
@@ -94,6 +100,10 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		"VMCS_REDIS_PORT":                strconv.Itoa(s.Voice.Port),
 		"GWS_AUTH_URL":                   s.Sim.AuthURL,
 		"GWS_ENV_URL":                    s.Sim.EnvURL,
+		"GWS_CONF_URL":                   s.Sim.ConfURL,
+		"ORS_URL":                        s.Sim.ORSURL,
+		"URS_URL":                        strings.Join(s.Sim.URSURLs, ","),
+		"DISCOVERY_INTERVAL_SECONDS":     "1",
 		"AUTHENTICATION_CLIENT_ID":       id,
 		"AUTHENTICATION_CLIENT_SECRET":   secret,
 		"MONITOR_LEASE_SECONDS":          "5",
@@ -181,7 +191,10 @@ func (s *Stack) startSim(t testing.TB) *Sim {
 	for attempt := 1; ; attempt++ {
 		addr := func() string { return "127.0.0.1:" + strconv.Itoa(FreePort(t)) }
 		auth, env, ors, admin := addr(), addr(), addr(), addr()
+		urs0, urs1, stats, conf, fcm, captcha := addr(), addr(), addr(), addr(), addr(), addr()
 		sim.AuthURL, sim.EnvURL, sim.ORSURL, sim.AdminURL = "http://"+auth, "http://"+env, "http://"+ors, "http://"+admin
+		sim.URSURLs = []string{"http://" + urs0, "http://" + urs1}
+		sim.StatsURL, sim.ConfURL, sim.FCMURL, sim.CaptchaURL = "http://"+stats, "http://"+conf, "http://"+fcm, "http://"+captcha
 		cmd := exec.Command(s.simBin, "serve",
 			"--fixture", sim.FixturePath,
 			"--voice-redis", s.Voice.Addr,
@@ -189,6 +202,9 @@ func (s *Stack) startSim(t testing.TB) *Sim {
 			"--env-addr", env,
 			"--ors-addr", ors,
 			"--admin-addr", admin,
+			"--urs-addr", urs0, "--urs-addr", urs1,
+			"--stats-addr", stats, "--conf-addr", conf,
+			"--fcm-addr", fcm, "--captcha-addr", captcha,
 		)
 		cmd.Dir = dir
 		cmd.Env = minimalEnv("LOG_LEVEL=DEBUG")
