@@ -24,6 +24,7 @@ import (
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/health"
 	"github.com/gesgo/ges/internal/httpapi"
+	"github.com/gesgo/ges/internal/lob"
 	"github.com/gesgo/ges/internal/metrics"
 	"github.com/gesgo/ges/internal/monitor"
 	"github.com/gesgo/ges/internal/pgstore"
@@ -74,6 +75,14 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 	env := gws.NewEnvironment(cfg.GWS.EnvURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
 	env.Status = func(ok bool) { m.SetHealth(metrics.GWSEnvStatus, ok) }
 	pub := &publisher{durable: durable, hot: hot, registry: registry, clock: clk}
+	var proxies *lob.Proxies
+	if cfg.GWS.ConfURL != "" {
+		conf := gws.NewConfiguration(cfg.GWS.ConfURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
+		conf.Status = func(ok bool) { m.SetHealth(metrics.GWSConfigStatus, ok) }
+		proxies = &lob.Proxies{Objects: conf, Tables: registry.All, Interval: 5 * time.Minute, Retry: 5 * time.Second,
+			Failed: func() { m.Alert(metrics.RBACCreateVQProxyError) }}
+		pub.changed = proxies.Kick
+	}
 	if err := pub.loadAll(ctx); err != nil {
 		slog.Warn("could not load published data tables yet", "err", err)
 	}
@@ -94,6 +103,10 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 	if cfg.GWS.AuthURL != "" {
 		checker.Components = append(checker.Components, health.Component{Name: "gwsAuth", Gauge: metrics.GWSAuthStatus,
 			Check: func(c context.Context) error { return probe(c, cfg.GWS.AuthURL) }})
+	}
+	if cfg.GWS.ConfURL != "" {
+		checker.Components = append(checker.Components, health.Component{Name: "gwsConfiguration", Gauge: metrics.GWSConfigStatus,
+			Check: func(c context.Context) error { return probe(c, cfg.GWS.ConfURL) }})
 	}
 
 	urs, ors, pools, err := platform(cfg, m)
@@ -152,6 +165,9 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 	loop("retention", retention.Run)
 	loop("settings", pub.follow)
 	loop("monitor-size", func(c context.Context) error { return monitorSize(c, hot, m, interval) })
+	if proxies != nil {
+		loop("vq-proxies", proxies.Run)
+	}
 	for _, p := range pools {
 		loop("discovery-"+p.Service, p.Run)
 	}

@@ -18,6 +18,9 @@ type publisher struct {
 	hot      *redisstore.Store
 	registry *settings.Registry
 	clock    clock.Clock
+	// changed is told that a tenant's table changed (line-of-business
+	// objects follow the table).
+	changed func()
 }
 
 func (p *publisher) Publish(ctx context.Context, tenant, name string, rows []settings.Row) (*settings.Table, error) {
@@ -33,6 +36,7 @@ func (p *publisher) Publish(ctx context.Context, tenant, name string, rows []set
 		return nil, err
 	}
 	p.registry.Put(tenant, t)
+	p.notify()
 	if err := p.hot.PublishSettings(ctx, tenant); err != nil {
 		slog.Warn("could not announce the new data table; other nodes pick it up on their next refresh", "err", err)
 	}
@@ -59,7 +63,16 @@ func (p *publisher) install(st *pgstore.StoredTable) {
 		slog.Error("stored data table is invalid", "tenant", st.Tenant, "err", err)
 		return
 	}
-	p.registry.Put(st.Tenant, t)
+	if p.registry.Version(st.Tenant) != t.Version {
+		p.registry.Put(st.Tenant, t)
+		p.notify()
+	}
+}
+
+func (p *publisher) notify() {
+	if p.changed != nil {
+		p.changed()
+	}
 }
 
 // refreshEvery is the safety net should an announcement be lost.

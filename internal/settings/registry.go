@@ -42,3 +42,14 @@ func (r *Registry) Version(tenant string) int64 {
 	}
 	return 0
 }
+
+// All returns the tables in effect, per tenant.
+func (r *Registry) All() map[string]*Table {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make(map[string]*Table, len(r.tables))
+	for k, v := range r.tables {
+		out[k] = v
+	}
+	return out
+}
