@@ -94,7 +94,10 @@ func (d *Dispatcher) tenant(ctx context.Context, tenant string) error {
 		if err != nil {
 			return err
 		}
-		d.handle(ctx, tenant, ids)
+		// A batch claimed is finished even when shutdown begins, so the
+		// node hands every claimed callback off or back before it exits
+		// instead of leaving it to the lease.
+		d.handle(context.WithoutCancel(ctx), tenant, ids)
 		if len(ids) < d.Batch {
 			return d.Store.SetTenantNext(ctx, tenant, next)
 		}
