@@ -12,6 +12,8 @@ for arg in "$@"; do
     --build-tools)
       command -v make >/dev/null 2>&1 || want+=(make)
       command -v gcc >/dev/null 2>&1 || want+=(gcc libc6-dev)
+      # the Callback UI tests drive Debian's Chromium headless
+      [ -x /usr/bin/chromium ] || want+=(chromium)
       ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -23,6 +23,11 @@ SIM_AUTH_PORT=${RUN_SIM_AUTH_PORT:-18080}
 SIM_ENV_PORT=${RUN_SIM_ENV_PORT:-18081}
 SIM_ORS_PORT=${RUN_SIM_ORS_PORT:-18082}
 SIM_ADMIN_PORT=${RUN_SIM_ADMIN_PORT:-18083}
+SIM_URS_PORT=${RUN_SIM_URS_PORT:-18084}
+SIM_STATS_PORT=${RUN_SIM_STATS_PORT:-18085}
+SIM_CONF_PORT=${RUN_SIM_CONF_PORT:-18086}
+SIM_FCM_PORT=${RUN_SIM_FCM_PORT:-18087}
+SIM_CAPTCHA_PORT=${RUN_SIM_CAPTCHA_PORT:-18088}
 INTERNAL_PORT=${RUN_INTERNAL_PORT:-3050}
 EXTERNAL_PORT=${RUN_EXTERNAL_PORT:-2050}
 LOG_LEVEL=${RUN_LOG_LEVEL:-INFO}
@@ -203,7 +208,7 @@ GES is running. Logs: .run/logs/ (followed below). Ctrl-C stops everything.
   Metrics         $int/metrics
   Health          $int/ges/v1/health/detail  (readiness: $int/ges/v1/health/ready)
   Callback UI     $int/ges
-  gessim          auth http://127.0.0.1:$SIM_AUTH_PORT  env http://127.0.0.1:$SIM_ENV_PORT  ors http://127.0.0.1:$SIM_ORS_PORT  admin http://127.0.0.1:$SIM_ADMIN_PORT
+  gessim          auth http://127.0.0.1:$SIM_AUTH_PORT  env http://127.0.0.1:$SIM_ENV_PORT  ors http://127.0.0.1:$SIM_ORS_PORT  admin http://127.0.0.1:$SIM_ADMIN_PORT  urs http://127.0.0.1:$SIM_URS_PORT
   PostgreSQL      postgres://ges@127.0.0.1:$PG_PORT/$DB_NAME
   Redis           GES 127.0.0.1:$REDIS_PORT, Voice 127.0.0.1:$VOICE_PORT
 
@@ -277,7 +282,10 @@ cmd_start() {
   start_bg gessim env -i PATH="$PATH" HOME="${HOME:-/}" LOG_LEVEL="$LOG_LEVEL" "$BIN/gessim" serve \
     --fixture "$FIXTURE" --voice-redis "127.0.0.1:$VOICE_PORT" \
     --auth-addr "127.0.0.1:$SIM_AUTH_PORT" --env-addr "127.0.0.1:$SIM_ENV_PORT" \
-    --ors-addr "127.0.0.1:$SIM_ORS_PORT" --admin-addr "127.0.0.1:$SIM_ADMIN_PORT"
+    --ors-addr "127.0.0.1:$SIM_ORS_PORT" --admin-addr "127.0.0.1:$SIM_ADMIN_PORT" \
+    --urs-addr "127.0.0.1:$SIM_URS_PORT" --stats-addr "127.0.0.1:$SIM_STATS_PORT" \
+    --conf-addr "127.0.0.1:$SIM_CONF_PORT" --fcm-addr "127.0.0.1:$SIM_FCM_PORT" \
+    --captcha-addr "127.0.0.1:$SIM_CAPTCHA_PORT"
   local sim_pid
   sim_pid=$(cat "$PIDS/gessim.pid")
   wait_for gessim "$sim_pid" 30 "$LOGS/gessim.log" http_ok "$SIM_ADMIN_PORT" /sim/health
@@ -291,6 +299,10 @@ cmd_start() {
     DB_HOST=127.0.0.1 DB_PORT="$PG_PORT" DB_NAME="$DB_NAME" DB_USER=ges DB_PASSWORD= \
     VMCS_REDIS_HOST=127.0.0.1 VMCS_REDIS_PORT="$VOICE_PORT" \
     GWS_AUTH_URL="http://127.0.0.1:$SIM_AUTH_PORT" GWS_ENV_URL="http://127.0.0.1:$SIM_ENV_PORT" \
+    GWS_CONF_URL="http://127.0.0.1:$SIM_CONF_PORT" GWS_STATS_URL="http://127.0.0.1:$SIM_STATS_PORT" \
+    ORS_URL="http://127.0.0.1:$SIM_ORS_PORT" URS_URL="http://127.0.0.1:$SIM_URS_PORT" \
+    FCM_URL="http://127.0.0.1:$SIM_FCM_PORT/v1" \
+    CAPTCHA_VERIFY_URL="http://127.0.0.1:$SIM_CAPTCHA_PORT/recaptcha/api/siteverify" \
     AUTHENTICATION_CLIENT_ID=ges-client AUTHENTICATION_CLIENT_SECRET=ges-secret \
     "$BIN/ges"
   local ges_pid

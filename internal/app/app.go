@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/callin"
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/config"
 	"github.com/gesgo/ges/internal/credentials"
@@ -36,8 +37,8 @@ import (
 // ShutdownGrace bounds the drain of in-flight requests on SIGTERM.
 const ShutdownGrace = 20 * time.Second
 
-func redisClient(addr, password string, useTLS, insecure, cluster bool, serverName string) redis.UniversalClient {
-	o := &redis.UniversalOptions{Addrs: []string{addr}, Password: password, IsClusterMode: cluster,
+func redisClient(addr, password string, useTLS, insecure, cluster bool, serverName string, dial func(context.Context, string, string) (net.Conn, error)) redis.UniversalClient {
+	o := &redis.UniversalOptions{Addrs: []string{addr}, Password: password, IsClusterMode: cluster, Dialer: dial,
 		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 64}
 	if useTLS {
 		o.TLSConfig = &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // the operator's rejectUnauthorized=false
@@ -48,9 +49,12 @@ func redisClient(addr, password string, useTLS, insecure, cluster bool, serverNa
 // Run starts GES and blocks until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Metrics) error {
 	clk := clock.System{}
-	rdb := redisClient(cfg.Redis.Addr(), cfg.Redis.Password, cfg.Redis.TLS, false, cfg.Redis.Cluster, cfg.Redis.Host)
+	// Every outgoing HTTP call (GWS, ORS, URS, FCM, ...) goes through the
+	// default transport: counting its DNS failures here covers them all.
+	http.DefaultTransport = m.Transport(http.DefaultTransport)
+	rdb := redisClient(cfg.Redis.Addr(), cfg.Redis.Password, cfg.Redis.TLS, false, cfg.Redis.Cluster, cfg.Redis.Host, m.Dial)
 	defer rdb.Close()
-	vdb := redisClient(cfg.Voice.Addr(), cfg.Voice.Password, cfg.Voice.TLS, !cfg.Voice.RejectUnauthorized, cfg.Voice.Cluster, cfg.Voice.ServerName)
+	vdb := redisClient(cfg.Voice.Addr(), cfg.Voice.Password, cfg.Voice.TLS, !cfg.Voice.RejectUnauthorized, cfg.Voice.Cluster, cfg.Voice.ServerName, m.Dial)
 	defer vdb.Close()
 
 	pcfg, err := pgxpool.ParseConfig(cfg.DB.ConnString())
@@ -59,6 +63,7 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 	}
 	pcfg.MaxConns = 16
 	pcfg.ConnConfig.ConnectTimeout = 3 * time.Second
+	pcfg.ConnConfig.DialFunc = m.Dial
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return err
@@ -129,7 +134,12 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 		return err
 	}
 	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds}
-	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL})
+	withStatisticsAndCaptcha(cfg, svc, &deps, creds)
+	notifier := withPush(cfg, svc, &deps, creds, registry, durable, urs, env, m)
+	deps.Callin = &callin.Service{Store: durable.CallinStore(), Clock: clk,
+		Created: func(t string) { m.CallinCreated.WithLabelValues(t).Inc() }}
+	callbackUI := withUI(cfg, rdb, pool, &deps, pub, env)
+	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL, FaultInjection: cfg.Platform.FaultInjection, Extra: callbackUI.Mount})
 	externalH := httpapi.External(deps)
 
 	dispatcher := &monitor.Dispatcher{Store: hot, Callbacks: svc, Stream: voice.NewStream(vdb, cfg.Voice.StreamName), Settings: registry,
@@ -163,6 +173,9 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 	loop("restore", restorer.Run)
 	loop("dispatcher", dispatcher.Run)
 	loop("retention", retention.Run)
+	loop("push", notifier.Run)
+	loop("callin-sweeper", func(c context.Context) error { return deps.Callin.RunSweeper(c, time.Minute) })
+	loop("ui-error-log", callbackUI.Run)
 	loop("settings", pub.follow)
 	loop("monitor-size", func(c context.Context) error { return monitorSize(c, hot, m, interval) })
 	if proxies != nil {

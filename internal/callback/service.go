@@ -79,6 +79,12 @@ type Service struct {
 	// Interrupted is told about a callback cancelled while ORS was running
 	// it (QUEUED or ROUTING with a session), so the session can be ended.
 	Interrupted func(cb *Callback)
+	// Reported is told about the record after each applied report (ORS
+	// progress: state, position, wait), so push notifications can follow
+	// the callback. It must not block.
+	Reported func(cb *Callback)
+	// Captcha enforces tenants' CAPTCHA rule on public bookings (nil: none).
+	Captcha CaptchaChecker
 }
 
 // CreateRequest is a booking, whatever API it came from.
@@ -92,6 +98,10 @@ type CreateRequest struct {
 	// AlwaysCheckCapacity books any desired time in the future as a
 	// scheduled callback, checked against the capacity of its slot.
 	AlwaysCheckCapacity bool
+	// Captcha marks a public booking: the tenant's CAPTCHA rule applies
+	// to CaptchaToken.
+	Captcha      bool
+	CaptchaToken string
 }
 
 // ImmediateWindow is how close to now a desired time books an immediate
@@ -146,6 +156,13 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 		cb.Desired = now
 	}
 	cb.Expires = cb.Desired.Add(svc.TTL)
+	// The CAPTCHA answer is used up only by a request that is otherwise
+	// valid, and checked before the throttles and the capacity.
+	if r.Captcha && s.Captcha != nil {
+		if err := s.Captcha.CheckCaptcha(ctx, tenant, r.CaptchaToken); err != nil {
+			return nil, err
+		}
+	}
 	due, _ := NextCheck(cb, s.Policy)
 	if err := s.Hot.Admit(ctx, cb, adm, due); err != nil {
 		return nil, s.withProposals(ctx, tenant, svc, cb.Desired, err)
@@ -198,7 +215,7 @@ func (s *Service) Cancel(ctx context.Context, tenant, id, reason, source string,
 // Report applies a GMS update (ORS progress report, reschedule, key
 // changes) to a callback of the service svc.
 func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv map[string]string) (*Callback, error) {
-	return s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
+	cb, err := s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
 		if svc != "" && cb.Service != svc {
 			return false, ErrNotFound
 		}
@@ -208,6 +225,10 @@ func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv
 		}
 		return true, s.placeRescheduled(tenant, cb)
 	})
+	if err == nil && cb != nil && s.Reported != nil {
+		s.Reported(cb)
+	}
+	return cb, err
 }
 
 // placeRescheduled checks a new desired time against the service's hours

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the effective configuration of one process.
@@ -30,10 +31,18 @@ type Config struct {
 	UIDevOpsPassword   string   // UI_DEVOPS_PASSWORD (secret)
 	DecryptPassword    string   // DECRYPT_PASSWORD (secret)
 
+	// UISessionTimeout (UI_SESSION_TIMEOUT: 20m, 90s, or whole minutes)
+	// ends a Callback UI session after this much inactivity.
+	UISessionTimeout time.Duration
+
 	Redis RedisConfig
 	DB    DBConfig
 	GWS   GWSConfig
 	Voice VoiceConfig
+
+	// CaptchaVerifyURL is the reCAPTCHA siteverify endpoint
+	// (CAPTCHA_VERIFY_URL; empty when unset: Google's).
+	CaptchaVerifyURL string
 
 	ConsulAddr string // CONSUL_HTTP_ADDR
 	Region     string // REGION
@@ -53,6 +62,11 @@ type PlatformConfig struct {
 	ORSService, URSService   string   // ORS_SERVICE_NAME ("ors"), URS_SERVICE_NAME ("urs")
 	DiscoveryIntervalSeconds int      // DISCOVERY_INTERVAL_SECONDS (15): health-check cycle
 	CredentialsKey           string   // CREDENTIALS-KEY (secret): key of stored tenant credentials
+	// FaultInjection (FAULT_INJECTION=true) enables POST /ges/v1/debug/panic,
+	// so operators can check that UNCAUGHT_EXCEPTION reaches their alerting.
+	FaultInjection   bool
+	FCMURL           string // FCM_URL: FCM HTTP v1 API base (Google's by default)
+	PushCheckSeconds int    // PUSH_CHECK_SECONDS (30): periodic look at callbacks in queue with push targets
 }
 
 // RedisConfig is GES's own Redis.
@@ -107,6 +121,7 @@ type GWSConfig struct {
 	AuthURL       string // GWS_AUTH_URL, internal-facing auth service
 	EnvURL        string // GWS_ENV_URL
 	ConfURL       string // GWS_CONF_URL (optional, empty when unset)
+	StatsURL      string // GWS_STATS_URL (optional, empty when unset: GWS Statistics is then at EnvURL)
 	PublicAuthURL string // GWS_PUBLIC_AUTH_URL, defaults to AuthURL
 	ClientID      string // AUTHENTICATION-CLIENT-ID
 	ClientSecret  string // AUTHENTICATION-CLIENT-SECRET, plaintext (decrypted when DECRYPT_PASSWORD is set)
@@ -168,6 +183,8 @@ const (
 	defaultMaxAttempts        = 3
 	defaultBatchSize          = 100
 	defaultHealthInterval     = 5
+	defaultFCMURL             = "https://fcm.googleapis.com/v1"
+	defaultPushCheck          = 30
 )
 
 // Setting names whose values come from secrets. Dash spelling is the one
@@ -214,6 +231,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.DevOpsAccessGroups = splitList(l.str("DEVOPS_ACCESS_GROUPS", defaultDevOpsAccessGroups))
 	c.UIDevOpsUsername = l.str("UI_DEVOPS_USERNAME", "")
 	c.UIDevOpsPassword = l.str("UI_DEVOPS_PASSWORD", "")
+	c.UISessionTimeout = l.duration("UI_SESSION_TIMEOUT", 20*time.Minute)
 	c.DecryptPassword = l.str("DECRYPT_PASSWORD", "")
 
 	c.Redis = RedisConfig{
@@ -243,6 +261,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.GWS.PublicAuthURL == "" {
 		c.GWS.PublicAuthURL = c.GWS.AuthURL
 	}
+	c.GWS.StatsURL = l.serviceURL("GWS_STATS_URL", false)
+	c.CaptchaVerifyURL = l.serviceURL("CAPTCHA_VERIFY_URL", false)
 	c.GWS.ClientSecret = l.src.lookup(keyClientSecret, keyClientSecret2)
 	if c.DecryptPassword != "" && c.GWS.ClientSecret != "" {
 		plain, err := DecryptSecret(c.GWS.ClientSecret, c.DecryptPassword)
@@ -265,6 +285,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		URSService:               l.str("URS_SERVICE_NAME", "urs"),
 		DiscoveryIntervalSeconds: l.positive("DISCOVERY_INTERVAL_SECONDS", 15),
 		CredentialsKey:           l.src.lookup("CREDENTIALS-KEY"),
+		FaultInjection:           l.boolean("FAULT_INJECTION", false),
+		FCMURL:                   l.str("FCM_URL", defaultFCMURL),
+		PushCheckSeconds:         l.positive("PUSH_CHECK_SECONDS", defaultPushCheck),
 	}
 
 	c.Monitor = MonitorConfig{
@@ -424,6 +447,23 @@ func (l *loader) integer(key string, def int) (int, bool) {
 		return def, false
 	}
 	return n, true
+}
+
+// duration reads a positive Go duration; a bare integer counts minutes.
+func (l *loader) duration(key string, def time.Duration) time.Duration {
+	s := strings.TrimSpace(l.src.lookup(key))
+	if s == "" {
+		return def
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		s = strconv.Itoa(n) + "m"
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		l.problemf("%s must be a positive duration such as 20m or 90s, or whole minutes (got %q)", key, s)
+		return def
+	}
+	return d
 }
 
 func (l *loader) positive(key string, def int) int {
@@ -595,6 +635,7 @@ func (c *Config) Redacted() map[string]any {
 		"DEVOPS_ACCESS_GROUPS": append([]string(nil), c.DevOpsAccessGroups...),
 		"UI_DEVOPS_USERNAME":   c.UIDevOpsUsername,
 		"UI_DEVOPS_PASSWORD":   mask(c.UIDevOpsPassword),
+		"UI_SESSION_TIMEOUT":   c.UISessionTimeout.String(),
 		"DECRYPT_PASSWORD":     mask(c.DecryptPassword),
 
 		"REDIS_HOST":     c.Redis.Host,
@@ -613,6 +654,8 @@ func (c *Config) Redacted() map[string]any {
 		"GWS_AUTH_URL":                 redactURL(c.GWS.AuthURL),
 		"GWS_ENV_URL":                  redactURL(c.GWS.EnvURL),
 		"GWS_CONF_URL":                 redactURL(c.GWS.ConfURL),
+		"GWS_STATS_URL":                redactURL(c.GWS.StatsURL),
+		"CAPTCHA_VERIFY_URL":           redactURL(c.CaptchaVerifyURL),
 		"GWS_PUBLIC_AUTH_URL":          redactURL(c.GWS.PublicAuthURL),
 		"AUTHENTICATION_CLIENT_ID":     c.GWS.ClientID,
 		"AUTHENTICATION_CLIENT_SECRET": mask(c.GWS.ClientSecret),
@@ -631,6 +674,9 @@ func (c *Config) Redacted() map[string]any {
 		"ORS_URL":          c.Platform.ORSURLs,
 		"URS_URL":          c.Platform.URSURLs,
 		"CREDENTIALS-KEY":  mask(c.Platform.CredentialsKey),
+
+		"FCM_URL":            redactURL(c.Platform.FCMURL),
+		"PUSH_CHECK_SECONDS": c.Platform.PushCheckSeconds,
 
 		"MONITOR_LEASE_SECONDS":          c.Monitor.LeaseSeconds,
 		"MONITOR_REPORT_TIMEOUT_SECONDS": c.Monitor.ReportTimeoutSeconds,

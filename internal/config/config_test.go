@@ -199,7 +199,7 @@ func TestExplicitValues(t *testing.T) {
 		Voice:      VoiceConfig{Host: "redis-ors.voice", Port: 7000, Cluster: true, StreamName: "OtherStream", RejectUnauthorized: true},
 		ConsulAddr: "http://consul:8500",
 		Region:     "eastus",
-		Platform:   PlatformConfig{ORSService: "ors", URSService: "urs", DiscoveryIntervalSeconds: 15},
+		Platform:   PlatformConfig{ORSService: "ors", URSService: "urs", DiscoveryIntervalSeconds: 15, FCMURL: "https://fcm.googleapis.com/v1", PushCheckSeconds: 30},
 		Monitor:    MonitorConfig{LeaseSeconds: 45, ReportTimeoutSeconds: 90, MaxAttempts: 5, BatchSize: 250, HealthIntervalSeconds: 10},
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -211,6 +211,8 @@ func TestMetricsAndHealth(t *testing.T) {
 		`ges_http_request_duration_seconds_count{method="POST",path="/engagement/v3/callbacks/create"} 1`,
 		`ges_build_info{version=`, `ges_monitor_size{type="waiting"}`, `ges_monitor_size{type="inflight"}`,
 		`GES_HEALTH{host=`, `REDIS_CONNECTION{host=`, `ORS_REDIS_STATUS{host=`, `GWS_ENV_STATUS{host=`,
+		`GWS_AUTH_STATUS{host=`, `GWS_CONFIG_STATUS{host=`, `ALL_URS_DOWN{host=`, `ges_process_cpu_seconds_total`,
+		`http_400_tolerance`, `http_401_tolerance`, `http_404_tolerance`, `rbac_create_vq_proxy_error_tolerance`,
 		`http_500_tolerance 2`,
 	} {
 		if !strings.Contains(m, want) {

@@ -70,6 +70,10 @@ func parseCreate(m map[string]json.RawMessage, now time.Time) (callback.CreateRe
 			req.Props[f.key] = v
 		}
 	}
+	// Public bookings follow the tenant's CAPTCHA rule; the token is
+	// checked by the domain, never stored.
+	req.Captcha = true
+	req.CaptchaToken, _ = optionalText(m, "captchaToken")
 	for _, f := range []struct{ json, key string }{{"offerThreshold", "_offer_threshold"}, {"priority", "_urs_vq_priority"}} {
 		if v, err := optionalNumber(m, f.json); err != nil {
 			return req, err

@@ -13,6 +13,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/callin"
+	"github.com/gesgo/ges/internal/captcha"
 	"github.com/gesgo/ges/internal/credentials"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/ids"
@@ -41,6 +43,12 @@ type Deps struct {
 	// a kind's JSON before it is stored.
 	Credentials      *credentials.Store
 	CredentialChecks map[string]func([]byte) error
+	// Statistics proxies GWS Statistics; Captcha verifies CAPTCHA tokens
+	// (legacy verify endpoint). Nil when not configured.
+	Statistics *gws.Statistics
+	Captcha    *captcha.Verifier
+	// Callin lends Click-To-Call-In access numbers.
+	Callin *callin.Service
 }
 
 // APIError describes a failed external API request.
@@ -144,6 +152,10 @@ func External(d Deps) http.Handler {
 		r.Get("/callbacks/open-for/{name}", x.openFor)
 		r.Get("/callbacks/queue-status/{name}", x.queueStatus)
 		r.Get("/estimated-wait-time", x.estimatedWaitTime)
+		r.Post("/call-in/requests/create", x.callinCreate)
+		r.Post("/statistics/operations/get-statistic-ex", x.statistics)
+		r.Get("/statistics/operations/get-statistic-ex", x.statistics)
+		r.Post("/captcha/verify", x.verifyCaptcha)
 	})
 	return r
 }
@@ -242,6 +254,9 @@ func (x *external) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := parseCreate(m, time.Now().UTC())
+	if err == nil {
+		err = requirePushTargets(x.Callbacks, info(r.Context()).tenant, req)
+	}
 	if err != nil {
 		x.fail(w, r, http.StatusBadRequest, err.Error(), nil)
 		return

@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/gesgo/ges/api"
+
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/health"
@@ -45,6 +47,8 @@ type InternalDeps struct {
 	BaseURL string
 	// Extra mounts more handlers (the UI) on the internal router.
 	Extra func(r chi.Router)
+	// FaultInjection enables POST /ges/v1/debug/panic.
+	FaultInjection bool
 }
 
 type internal struct{ InternalDeps }
@@ -103,6 +107,10 @@ func Internal(d InternalDeps) http.Handler {
 	r.Get("/ges/v1/health/live", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "UP"}) })
 	r.Get("/ges/v1/health/ready", x.ready)
 	r.Get("/ges/v1/health/detail", x.detail)
+	r.Get("/ges/v1/openapi/{doc}", openAPI)
+	if d.FaultInjection {
+		r.Post("/ges/v1/debug/panic", func(http.ResponseWriter, *http.Request) { panic("fault injection: /ges/v1/debug/panic") })
+	}
 	r.Group(func(r chi.Router) {
 		r.Use(x.tenant)
 		r.Put("/ges/v1/datatables/{table}", x.publish)
@@ -125,6 +133,7 @@ func Internal(d InternalDeps) http.Handler {
 		r.Put("/ges/v1/credentials/{kind}", x.putCredentials)
 		r.Get("/ges/v1/credentials/{kind}", x.getCredentials)
 		r.Delete("/ges/v1/credentials/{kind}", x.deleteCredentials)
+		x.callinRoutes(r)
 	})
 	if d.Extra != nil {
 		d.Extra(r)
@@ -393,4 +402,15 @@ func (x *internal) table(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"table": t.Name, "version": t.Version, "rows": t.Rows})
+}
+
+// openAPI serves the OpenAPI documents of both ports.
+func openAPI(w http.ResponseWriter, r *http.Request) {
+	b, err := api.FS.ReadFile(chi.URLParam(r, "doc"))
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, gmsError{Exception: excNotFound, Message: "No such document; try external.yaml or internal.yaml"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(b)
 }

@@ -25,8 +25,8 @@ type Objects interface {
 type Proxies struct {
 	Objects  Objects
 	Tables   func() map[string]*settings.Table // tenant -> table in effect
-	Interval time.Duration                      // full pass when nothing failed
-	Retry    time.Duration                      // next pass after a failure
+	Interval time.Duration                     // full pass when nothing failed
+	Retry    time.Duration                     // next pass after a failure
 	// Failed is told about each failed create or delete
 	// (RBAC_CREATE_VQ_PROXY_ERROR).
 	Failed func()

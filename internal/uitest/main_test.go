@@ -1,0 +1,10 @@
+package uitest
+
+import (
+	"os"
+	"testing"
+
+	"github.com/gesgo/ges/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
