@@ -116,10 +116,16 @@ func (v *Verifier) Settings(ctx context.Context, tenant string) (Settings, bool,
 	if ok && v.now().Sub(c.at) < SettingsTTL {
 		return c.s, c.stored, nil
 	}
+	stale, hadStale := c, ok
 	c = cachedSettings{at: v.now()}
 	b, _, err := v.secrets.Get(ctx, tenant, credentials.Captcha)
 	switch {
 	case errors.Is(err, credentials.ErrNotFound), errors.Is(err, credentials.ErrNoKey):
+	case err != nil && hadStale:
+		// The store is unreachable: the last known setting decides rather
+		// than refusing every booking (which then fails on its own write
+		// if the store is really down).
+		return stale.s, stale.stored, nil
 	case err != nil:
 		return Settings{}, false, err
 	default:

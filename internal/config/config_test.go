@@ -157,6 +157,7 @@ func TestExplicitValues(t *testing.T) {
 		"DEVOPS_ACCESS_GROUPS", " Ops , Admins ,, ",
 		"UI_DEVOPS_USERNAME", "admin",
 		"UI_DEVOPS_PASSWORD", "letmein",
+		"UI_SESSION_TIMEOUT", "45",
 		"REDIS_PORT", "6380",
 		"REDIS_SECURE", "YES",
 		"REDIS_CLUSTER", "1",
@@ -190,6 +191,7 @@ func TestExplicitValues(t *testing.T) {
 		DevOpsAccessGroups: []string{"Ops", "Admins"},
 		UIDevOpsUsername:   "admin",
 		UIDevOpsPassword:   "letmein",
+		UISessionTimeout:   45 * 60 * 1e9,
 		Redis:              RedisConfig{Host: "redis.ges", Port: 6380, Password: "rpw", TLS: true, Cluster: true},
 		DB:                 DBConfig{Host: "pg.ges", Port: 6432, Name: "ges", User: "ges_user", Password: "dbpw", TLS: true},
 		GWS: GWSConfig{

@@ -61,6 +61,7 @@ func TestCreateFailsFastWithoutPostgres(t *testing.T) {
 			}
 		}
 	}
+	create(t, n, demoKey, map[string]any{"serviceName": "Callback_Sales", "phoneNumber": "+15550899", "desiredTime": wireTime(time.Now().Add(time.Hour))}) // tenant settings read once
 	cut(true)
 	defer cut(false)
 	body := map[string]any{"serviceName": "Callback_Sales", "phoneNumber": "+15550800", "desiredTime": wireTime(time.Now().Add(time.Hour))}

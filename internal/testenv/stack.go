@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os/exec"
@@ -181,6 +182,36 @@ func (s *Stack) PublishTo(t testing.TB, n *Node) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("testenv: gessim publish --ges %s: %v\n%s", n.InternalURL, err, out)
+	}
+	s.awaitTables(t, n)
+}
+
+// awaitTables waits until every node has the tables node n has, so a test
+// can use any node right after a publish.
+func (s *Stack) awaitTables(t testing.TB, from *Node) {
+	t.Helper()
+	version := func(n *Node, ccid string) string {
+		r, err := n.InternalDo("GET", "/ges/v1/datatables/"+CallbackSettings, ccid, nil)
+		if err != nil || r.Status != 200 {
+			return ""
+		}
+		var body struct {
+			Version json.Number `json:"version"`
+		}
+		_ = json.Unmarshal(r.Body, &body)
+		return body.Version.String()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, cc := range s.Fixture.ContactCenters {
+		want := version(from, cc.ID)
+		for _, n := range s.Nodes {
+			for n != from && version(n, cc.ID) != want {
+				if time.Now().After(deadline) {
+					t.Fatalf("testenv: %s did not get the table of %s published through %s", n.Name, cc.Name, from.Name)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
 	}
 }
 

@@ -332,12 +332,16 @@ func (u *UI) exportCSV(w http.ResponseWriter, r *http.Request) {
 	cw.Flush()
 }
 
-// csvSafe keeps a spreadsheet from running a cell as a formula.
+// csvSafe keeps a spreadsheet from running a cell as a formula. A signed
+// number (a phone number in E.164) is no formula and stays as it is.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return s
 	}
-	return s
+	if (s[0] == '+' || s[0] == '-') && len(s) > 1 && strings.Trim(s[1:], "0123456789 ()-.") == "" {
+		return s
+	}
+	return "'" + s
 }
 
 // formTime reads a time from a form: RFC 3339, or a datetime-local value

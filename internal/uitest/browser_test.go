@@ -181,3 +181,11 @@ func (b *browser) get(path string) fetched {
 		return {status: r.status, url: r.url, text: await r.text()}; })()`, path), &f)
 	return f
 }
+
+// submit clicks an element that loads a new page and waits for that page.
+func (b *browser) submit(sel string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
+		b.t.Fatalf("submit %s: %v", sel, err)
+	}
+}
