@@ -7,21 +7,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gesgo/ges/internal/httpapi"
 )
 
 // ErrorRetention is how long external API errors stay searchable.
 const ErrorRetention = 14 * 24 * time.Hour
 
-// APIError is one failed external API request.
-type APIError struct {
-	CorrID  string
-	Tenant  string
-	Method  string
-	Path    string
-	Status  int
-	Message string
-	At      time.Time
-}
+// APIError is one failed external API request, as the API reports it.
+type APIError = httpapi.APIError
 
 // ErrorLog keeps the external API's errors in Postgres for the Developer
 // tab. Record never blocks the API: errors beyond a full queue are dropped
