@@ -207,7 +207,7 @@ GES is running. Logs: .run/logs/ (followed below). Ctrl-C stops everything.
   Internal API    $int
   Metrics         $int/metrics
   Health          $int/ges/v1/health/detail  (readiness: $int/ges/v1/health/ready)
-  Callback UI     $int/ges
+  Callback UI     $int/ges  (sign in as admin/admin, supervisor/supervisor, monitor/monitor or developer/developer)
   gessim          auth http://127.0.0.1:$SIM_AUTH_PORT  env http://127.0.0.1:$SIM_ENV_PORT  ors http://127.0.0.1:$SIM_ORS_PORT  admin http://127.0.0.1:$SIM_ADMIN_PORT  urs http://127.0.0.1:$SIM_URS_PORT
   PostgreSQL      postgres://ges@127.0.0.1:$PG_PORT/$DB_NAME
   Redis           GES 127.0.0.1:$REDIS_PORT, Voice 127.0.0.1:$VOICE_PORT
