@@ -51,11 +51,32 @@ func bookMany(t *testing.T, s *testenv.Stack, n int, desired time.Time) map[stri
 // nothing else.
 func checkExactlyOnce(t *testing.T, s *testenv.Stack, idset map[string]bool, timeout time.Duration) {
 	t.Helper()
+	checkEntries(t, s, idset, timeout, true)
+}
+
+// checkExactlyOnceAmong is checkExactlyOnce on a stream that may also hold
+// entries of other callbacks.
+func checkExactlyOnceAmong(t *testing.T, s *testenv.Stack, idset map[string]bool, timeout time.Duration) {
+	t.Helper()
+	checkEntries(t, s, idset, timeout, false)
+}
+
+func checkEntries(t *testing.T, s *testenv.Stack, idset map[string]bool, timeout time.Duration, only bool) {
+	t.Helper()
+	mine := func() []entry {
+		var out []entry
+		for _, e := range streamEntries(t, s) {
+			if idset[e.CallbackID] || only {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
 	eventually(t, timeout, fmt.Sprintf("%d stream entries", len(idset)), func() bool {
-		return len(streamEntries(t, s)) >= len(idset)
+		return len(mine()) >= len(idset)
 	})
 	time.Sleep(2 * time.Second) // let any duplicate show up
-	es := streamEntries(t, s)
+	es := mine()
 	count := map[string]int{}
 	for _, e := range es {
 		if !idset[e.CallbackID] {

@@ -18,9 +18,10 @@ type Redis struct {
 	Port int
 	Proc *Proc // the current process; replaced by Restart
 
-	t   testing.TB
-	bin string
-	dir string
+	t    testing.TB
+	bin  string
+	dir  string
+	args []string // extra server arguments (cluster mode)
 }
 
 // StartRedis starts a private redis-server for the test and stops it when the
@@ -70,6 +71,7 @@ func (r *Redis) start() error {
 		"--daemonize", "no",
 		"--logfile", "",
 	)
+	cmd.Args = append(cmd.Args, r.args...)
 	cmd.Dir = r.dir
 	cmd.Env = minimalEnv()
 	r.Proc = StartProc(r.t, "redis-"+strconv.Itoa(r.Port), cmd)

@@ -22,19 +22,24 @@ type StackOptions struct {
 	Fixture   *Fixture          // default DefaultFixture()
 	Env       map[string]string // extra environment for every GES node, overriding the defaults
 	NoPublish bool              // do not publish the fixture's tables after start-up
+	// RedisCluster runs GES' Redis as a three-master Redis Cluster
+	// (REDIS_CLUSTER=true); Stack.Redis is then its first node.
+	RedisCluster bool
 }
 
 // Stack is a whole platform for one test: GES Redis, Voice Redis, a fresh
 // database in the shared cluster, gessim and the GES nodes. Everything stops
 // when the test ends (nodes first).
 type Stack struct {
-	Redis   *Redis // GES hot store
-	Voice   *Redis // Voice Redis, home of NewCallbackStream
-	PG      *Postgres
-	DBName  string
-	Sim     *Sim
-	Nodes   []*Node
-	Fixture *Fixture
+	// RedisNodes are the masters when StackOptions.RedisCluster is set.
+	RedisNodes []*Redis
+	Redis      *Redis // GES hot store
+	Voice      *Redis // Voice Redis, home of NewCallbackStream
+	PG         *Postgres
+	DBName     string
+	Sim        *Sim
+	Nodes      []*Node
+	Fixture    *Fixture
 
 	gesBin, simBin string
 	env            map[string]string // default node environment, without the per-node ports
@@ -78,7 +83,12 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 	}
 	s := &Stack{Fixture: fx}
 	s.gesBin, s.simBin = Binaries(t)
-	s.Redis = StartRedis(t)
+	if o.RedisCluster {
+		s.RedisNodes = StartRedisCluster(t)
+		s.Redis = s.RedisNodes[0]
+	} else {
+		s.Redis = StartRedis(t)
+	}
 	s.Voice = StartRedis(t)
 	s.PG = SharedPostgres(t)
 	s.DBName = s.PG.NewDatabase(t)
@@ -113,6 +123,9 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		"MONITOR_LEASE_SECONDS":          "5",
 		"MONITOR_REPORT_TIMEOUT_SECONDS": "30",
 		"HEALTH_INTERVAL_SECONDS":        "1",
+	}
+	if o.RedisCluster {
+		s.env["REDIS_CLUSTER"] = "true"
 	}
 	s.extra = o.Env
 
