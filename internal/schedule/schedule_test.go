@@ -138,3 +138,29 @@ func TestParseRefusesBadHours(t *testing.T) {
 		t.Errorf("wrapping days and no end: %v", err)
 	}
 }
+
+// FuzzParseHours: no published cell can crash the parser, and whatever it
+// accepts yields slots that lie inside openings and never overlap.
+func FuzzParseHours(f *testing.F) {
+	for _, s := range []string{"Mon-Fri 09:00-17:00", "Fri 22:00-02:00; Sat 24h", "Sat-Mon 10:00-", "Daily closed", "Mon 09:00-10:00,11:00-12:00"} {
+		f.Add(s, "2027-12-24 09:00-12:00; 12-25 closed")
+	}
+	f.Fuzz(func(t *testing.T, business, special string) {
+		h, err := ParseHours(business, special)
+		if err != nil {
+			return
+		}
+		_, _ = ParseOverrides(business + "=3")
+		p := Plan{Hours: h, Loc: time.UTC, Minutes: 30, Capacity: 1}
+		from := time.Date(2027, 12, 20, 0, 0, 0, 0, time.UTC)
+		ss := p.Slots(from, from.Add(10*24*time.Hour))
+		for i, s := range ss {
+			if !p.IsOpen(s.Start) || !s.End.After(s.Start) {
+				t.Fatalf("slot %v not in an opening", s)
+			}
+			if i > 0 && s.Start.Before(ss[i-1].End) {
+				t.Fatalf("slots overlap: %v %v", ss[i-1], s)
+			}
+		}
+	})
+}
