@@ -100,8 +100,9 @@ func (x *external) estimatedWaitTime(w http.ResponseWriter, r *http.Request) {
 }
 
 // livePosition refreshes the queue figures of a callback in queue: from
-// its ORS session first, else the wait URS estimates for its virtual queue;
-// the last figures ORS reported remain when neither answers.
+// its ORS session first, else URS' figures for its virtual queue (before
+// ORS has reported, or when its session does not answer); the last figures
+// ORS reported remain when neither answers.
 func (x *external) livePosition(ctx context.Context, cb *callback.Callback) {
 	if !cb.State.InQueue() {
 		return
@@ -110,8 +111,20 @@ func (x *external) livePosition(ctx context.Context, cb *callback.Callback) {
 		cb.Position, cb.EWT = pos, ewt
 		return
 	}
-	if v := x.estimate(ctx, x.tenantName(ctx, cb.Tenant), cb.Service, voice.AQT["mode2"]); v.ResultCode == 0 {
-		cb.EWT = v.EstimatedWaitTime
+	if x.URS == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, platformTimeout)
+	defer cancel()
+	e, err := x.URS.LVQ(ctx, x.tenantName(ctx, cb.Tenant), cb.Service, voice.AQT["mode2"])
+	if err != nil || e.NoAgents {
+		return
+	}
+	if e.EWT >= 0 {
+		cb.EWT = e.EWT
+	}
+	if cb.Position <= 0 && e.Position > 0 {
+		cb.Position = e.Position
 	}
 }
 

@@ -372,4 +372,16 @@ var funcs = template.FuncMap{
 	"has":   slices.Contains[[]string, string],
 	"add":   func(a, b int) int { return a + b },
 	"str":   func(v any) string { return fmt.Sprint(v) },
+	"dur":   shortDuration,
+}
+
+// shortDuration renders 24h0m0s as "24h" and 5m0s as "5m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	for _, zero := range []string{"0s", "0m"} {
+		if len(s) > len(zero) && strings.HasSuffix(s, zero) && s[len(s)-len(zero)-1] >= 'a' {
+			s = strings.TrimSuffix(s, zero)
+		}
+	}
+	return s
 }

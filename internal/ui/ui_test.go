@@ -3,6 +3,7 @@ package ui
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestRolesOf(t *testing.T) {
@@ -68,6 +69,14 @@ func TestTemplatesParse(t *testing.T) {
 	for _, p := range []string{"login", "error", "callbacks", "callback", "queues", "callin", "callin_group", "developer"} {
 		if u.pages[p] == nil {
 			t.Errorf("page %s missing", p)
+		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Hour: "24h", 5 * time.Minute: "5m", 90 * time.Second: "1m30s", time.Hour + 30*time.Minute: "1h30m", 10 * time.Second: "10s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("%s: %q, want %q", d, got, want)
 		}
 	}
 }
