@@ -461,6 +461,10 @@ func (u *UI) callbackPage(w http.ResponseWriter, r *http.Request) {
 	}
 	data := map[string]any{"CB": cb, "Phone": phone, "State": stateText(cb), "UserData": ud, "Props": props,
 		"History": history, "Cancellable": cancellable(cb), "Reschedulable": cancellable(cb)}
+	if svc, ok := u.d.Settings.Service(sess.Tenant, cb.Service); ok && svc.Location != nil && svc.TimeZone != "UTC" {
+		// Agents talk with customers in the service's time zone.
+		data["Zone"] = svc.Location
+	}
 	if Can(sess.Roles, ChangeCallbacks) && cancellable(cb) {
 		if svc, ok := u.d.Settings.Service(sess.Tenant, cb.Service); ok {
 			// Slots around the current desired time: where a customer on

@@ -373,6 +373,9 @@ var funcs = template.FuncMap{
 	"add":   func(a, b int) int { return a + b },
 	"str":   func(v any) string { return fmt.Sprint(v) },
 	"dur":   shortDuration,
+	"in": func(t time.Time, loc *time.Location) string {
+		return t.In(loc).Format("2006-01-02 15:04 MST")
+	},
 }
 
 // shortDuration renders 24h0m0s as "24h" and 5m0s as "5m".
