@@ -26,6 +26,7 @@ import (
 	"github.com/gesgo/ges/internal/health"
 	"github.com/gesgo/ges/internal/httpapi"
 	"github.com/gesgo/ges/internal/lob"
+	"github.com/gesgo/ges/internal/loop"
 	"github.com/gesgo/ges/internal/metrics"
 	"github.com/gesgo/ges/internal/monitor"
 	"github.com/gesgo/ges/internal/pgstore"
@@ -34,29 +35,80 @@ import (
 	"github.com/gesgo/ges/internal/voice"
 )
 
-// ShutdownGrace bounds the drain of in-flight requests on SIGTERM.
-const ShutdownGrace = 20 * time.Second
+// Shutdown budget: a node that gets SIGTERM exits within 30 s. Requests in
+// flight drain first, then the background loops finish what they claimed,
+// then the Postgres writer flushes its queue; only then do the stores close.
+const (
+	ShutdownGrace = 15 * time.Second // in-flight requests
+	loopsGrace    = 8 * time.Second  // claimed batches, leases given back
+	writerGrace   = 5 * time.Second  // queued Postgres writes
+)
 
-func redisClient(addr, password string, useTLS, insecure, cluster bool, serverName string, dial func(context.Context, string, string) (net.Conn, error)) redis.UniversalClient {
+func redisClient(addr, password string, useTLS, insecure, cluster bool, serverName string, dial func(context.Context, string, string) (net.Conn, error), onConnect func(context.Context, *redis.Conn) error) redis.UniversalClient {
 	o := &redis.UniversalOptions{Addrs: []string{addr}, Password: password, IsClusterMode: cluster, Dialer: dial,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 64}
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 64, OnConnect: onConnect}
 	if useTLS {
 		o.TLSConfig = &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // the operator's rejectUnauthorized=false
 	}
 	return redis.NewUniversalClient(o)
 }
 
-// Run starts GES and blocks until ctx ends, then shuts down gracefully.
+// node is one running GES: its stores, its HTTP servers and its background
+// loops, in the order they start and stop.
+type node struct {
+	cfg     *config.Config
+	version string
+	m       *metrics.Metrics
+	clock   clock.Clock
+
+	rdb, vdb redis.UniversalClient
+	pool     *pgxpool.Pool
+	watch    *redisstore.ServerWatch
+	hot      *redisstore.Store
+	durable  *pgstore.Store
+
+	checker *health.Checker
+	servers []*http.Server
+	// writer is the Postgres writer; workers are every other loop, all of
+	// which may write through it, so it stops last.
+	writer  namedLoop
+	workers []namedLoop
+}
+
+type namedLoop struct {
+	name string
+	run  loop.Func
+}
+
+func (n *node) worker(name string, run loop.Func) {
+	n.workers = append(n.workers, namedLoop{name, run})
+}
+
+// Run starts GES and blocks until ctx ends, then shuts down gracefully. It
+// returns an error when a port or a background loop failed, so that the
+// process exits non-zero and is replaced.
 func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Metrics) error {
-	clk := clock.System{}
+	n := &node{cfg: cfg, version: version, m: m, clock: clock.System{}}
+	defer n.close()
+	if err := n.connect(ctx); err != nil {
+		return err
+	}
+	if err := n.wire(ctx); err != nil {
+		return err
+	}
+	return n.serve(ctx)
+}
+
+// connect opens Redis, the Voice Redis and Postgres, and migrates the
+// database.
+func (n *node) connect(ctx context.Context) error {
+	cfg, m := n.cfg, n.m
 	// Every outgoing HTTP call (GWS, ORS, URS, FCM, ...) goes through the
 	// default transport: counting its DNS failures here covers them all.
 	http.DefaultTransport = m.Transport(http.DefaultTransport)
-	rdb := redisClient(cfg.Redis.Addr(), cfg.Redis.Password, cfg.Redis.TLS, false, cfg.Redis.Cluster, cfg.Redis.Host, m.Dial)
-	defer rdb.Close()
-	vdb := redisClient(cfg.Voice.Addr(), cfg.Voice.Password, cfg.Voice.TLS, !cfg.Voice.RejectUnauthorized, cfg.Voice.Cluster, cfg.Voice.ServerName, m.Dial)
-	defer vdb.Close()
-
+	n.watch = redisstore.NewServerWatch()
+	n.rdb = redisClient(cfg.Redis.Addr(), cfg.Redis.Password, cfg.Redis.TLS, false, cfg.Redis.Cluster, cfg.Redis.Host, m.Dial, n.watch.OnConnect)
+	n.vdb = redisClient(cfg.Voice.Addr(), cfg.Voice.Password, cfg.Voice.TLS, !cfg.Voice.RejectUnauthorized, cfg.Voice.Cluster, cfg.Voice.ServerName, m.Dial, nil)
 	pcfg, err := pgxpool.ParseConfig(cfg.DB.ConnString())
 	if err != nil {
 		return fmt.Errorf("database settings: %w", err)
@@ -64,18 +116,37 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 	pcfg.MaxConns = 16
 	pcfg.ConnConfig.ConnectTimeout = 3 * time.Second
 	pcfg.ConnConfig.DialFunc = m.Dial
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	n.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := migrateWithRetry(ctx, pool); err != nil {
+	if err := migrateWithRetry(ctx, n.pool); err != nil {
 		return err
 	}
+	n.hot = redisstore.New(n.rdb, n.clock)
+	n.durable = pgstore.New(n.pool)
+	n.durable.Batches = func(size int) { m.PGBatch.Observe(float64(size)) }
+	n.writer = namedLoop{"postgres-writer", func(c context.Context) error { return n.durable.Run(c, 4) }}
+	return nil
+}
 
-	hot := redisstore.New(rdb)
-	durable := pgstore.New(pool)
-	durable.Batches = func(n int) { m.PGBatch.Observe(float64(n)) }
+// close closes the stores, after everything that uses them stopped.
+func (n *node) close() {
+	if n.pool != nil {
+		n.pool.Close()
+	}
+	for _, c := range []redis.UniversalClient{n.rdb, n.vdb} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// wire builds the callback service, the platform clients, the HTTP
+// handlers and the background loops.
+func (n *node) wire(ctx context.Context) error {
+	cfg, m, clk := n.cfg, n.m, n.clock
+	rdb, vdb, pool, hot, durable := n.rdb, n.vdb, n.pool, n.hot, n.durable
 	registry := settings.NewRegistry()
 	env := gws.NewEnvironment(cfg.GWS.EnvURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
 	env.Status = func(ok bool) { m.SetHealth(metrics.GWSEnvStatus, ok) }
@@ -97,6 +168,99 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 		Created: func(t string) { m.CallbacksCreated.WithLabelValues(t).Inc() }}
 
 	interval := time.Duration(cfg.Monitor.HealthIntervalSeconds) * time.Second
+	n.checker = healthChecker(cfg, n.version, m, rdb, vdb, pool, interval)
+	checker := n.checker
+
+	urs, ors, pools, err := platform(cfg, m)
+	if err != nil {
+		return err
+	}
+	stream := voice.NewStream(vdb, cfg.Voice.StreamName)
+	svc.Interrupted = interrupter(ors, stream)
+	creds, err := credentials.New(pool, credentialsKey(cfg))
+	if err != nil {
+		return err
+	}
+	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds}
+	withStatisticsAndCaptcha(cfg, svc, &deps, creds)
+	notifier := withPush(cfg, svc, &deps, creds, registry, durable, urs, env, m)
+	deps.Callin = &callin.Service{Store: durable.CallinStore(), Clock: clk,
+		Created: func(t string) { m.CallinCreated.WithLabelValues(t).Inc() }}
+	callbackUI := withUI(cfg, rdb, pool, &deps, pub, env)
+	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL, FaultInjection: cfg.Platform.FaultInjection, Extra: callbackUI.Mount})
+	externalH := httpapi.External(deps)
+	n.servers = []*http.Server{
+		{Addr: ":" + strconv.Itoa(cfg.InternalPort), Handler: internalH, ReadHeaderTimeout: 10 * time.Second},
+		{Addr: ":" + strconv.Itoa(cfg.ExternalPort), Handler: externalH, ReadHeaderTimeout: 10 * time.Second},
+	}
+
+	drift := func(kind string) { m.ReconcileDrift.WithLabelValues(kind).Inc() }
+	repaired := func(kind string) { m.ReconcileRepaired.WithLabelValues(kind).Inc() }
+	dispatcher := &monitor.Dispatcher{Store: hot, Durable: durable, Watch: n.watch, Callbacks: svc, Stream: stream, Settings: registry,
+		TenantName: func(c context.Context, ccid string) string {
+			if t, err := env.ByID(c, ccid); err == nil {
+				return t.Name
+			}
+			return ""
+		},
+		GESURL: cfg.InternalURL, Lease: time.Duration(cfg.Monitor.LeaseSeconds) * time.Second,
+		Batch: cfg.Monitor.BatchSize, Workers: 16, MaxIdle: time.Minute,
+		SubmitFailed: func() { m.Alert(metrics.CBSubmitFailed) }, Drift: drift, Repaired: repaired}
+	if ors != nil {
+		dispatcher.Sessions = ors
+	}
+	restorer := &monitor.Restorer{Hot: hot, Durable: durable, Watch: n.watch, Policy: policy, Clock: clk, Interval: interval,
+		Restored: func(c int) { m.Restores.Inc(); m.RestoredCallbacks.Add(float64(c)) },
+		Checked:  func() { m.LoopPasses.WithLabelValues("restore").Inc() }}
+	reconciler := &monitor.Reconciler{Hot: hot, Durable: durable, Callbacks: svc, Watch: n.watch, Clock: clk,
+		Tenants: registry.Tenants, Interval: time.Duration(cfg.Monitor.ReconcileSeconds) * time.Second, PageSize: 500, Budget: 20000,
+		Drift: drift, Repaired: repaired, Passed: func() { m.LoopPasses.WithLabelValues("reconciler").Inc() }}
+	retention := &monitor.Retention{Durable: durable, Interval: time.Hour, Now: clk.Now}
+
+	n.worker("health", checker.Run)
+	n.worker("restore", restorer.Run)
+	n.worker("dispatcher", dispatcher.Run)
+	n.worker("reconciler", reconciler.Run)
+	n.worker("retention", retention.Run)
+	n.worker("push", notifier.Run)
+	n.worker("callin-sweeper", func(c context.Context) error { return deps.Callin.RunSweeper(c, time.Minute) })
+	n.worker("ui-error-log", callbackUI.Run)
+	n.worker("settings", pub.follow)
+	n.worker("monitor-size", func(c context.Context) error { return monitorSize(c, hot, m, interval) })
+	if proxies != nil {
+		n.worker("vq-proxies", proxies.Run)
+	}
+	for _, p := range pools {
+		n.worker("discovery-"+p.Service, p.Run)
+	}
+	return nil
+}
+
+// interrupter ends ORS' work on a callback taken back (cancelled or moved)
+// while ORS had it: its session is terminated, or its stream entry, still
+// unread, withdrawn.
+func interrupter(ors *voice.ORS, stream *voice.Stream) func(cb *callback.Callback) {
+	return func(cb *callback.Callback) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if cb.Session == "" {
+				if _, err := stream.Withdraw(ctx, cb.Entry); err != nil {
+					slog.Warn("could not withdraw the stream entry of a callback taken back", "id", cb.ID, "err", err)
+				}
+				return
+			}
+			if ors == nil {
+				return
+			}
+			if err := ors.Terminate(ctx, cb.Session); err != nil {
+				slog.Warn("could not end the ORS session of a callback taken back", "id", cb.ID, "session", cb.Session, "err", err)
+			}
+		}()
+	}
+}
+
+func healthChecker(cfg *config.Config, version string, m *metrics.Metrics, rdb, vdb redis.UniversalClient, pool *pgxpool.Pool, interval time.Duration) *health.Checker {
 	checker := &health.Checker{Interval: interval, Timeout: 2 * time.Second, Version: version,
 		Gauge: func(name string, ok bool) { m.SetHealth(name, ok) },
 		Components: []health.Component{
@@ -113,113 +277,91 @@ func Run(ctx context.Context, cfg *config.Config, version string, m *metrics.Met
 		checker.Components = append(checker.Components, health.Component{Name: "gwsConfiguration", Gauge: metrics.GWSConfigStatus,
 			Check: func(c context.Context) error { return probe(c, cfg.GWS.ConfURL) }})
 	}
+	return checker
+}
 
-	urs, ors, pools, err := platform(cfg, m)
-	if err != nil {
-		return err
-	}
-	if ors != nil {
-		svc.Interrupted = func(cb *callback.Callback) {
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := ors.Terminate(ctx, cb.Session); err != nil {
-					slog.Warn("could not end the ORS session of a cancelled callback", "id", cb.ID, "session", cb.Session, "err", err)
-				}
-			}()
-		}
-	}
-	creds, err := credentials.New(pool, credentialsKey(cfg))
-	if err != nil {
-		return err
-	}
-	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds}
-	withStatisticsAndCaptcha(cfg, svc, &deps, creds)
-	notifier := withPush(cfg, svc, &deps, creds, registry, durable, urs, env, m)
-	deps.Callin = &callin.Service{Store: durable.CallinStore(), Clock: clk,
-		Created: func(t string) { m.CallinCreated.WithLabelValues(t).Inc() }}
-	callbackUI := withUI(cfg, rdb, pool, &deps, pub, env)
-	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL, FaultInjection: cfg.Platform.FaultInjection, Extra: callbackUI.Mount})
-	externalH := httpapi.External(deps)
-
-	dispatcher := &monitor.Dispatcher{Store: hot, Callbacks: svc, Stream: voice.NewStream(vdb, cfg.Voice.StreamName), Settings: registry,
-		TenantName: func(c context.Context, ccid string) string {
-			if t, err := env.ByID(c, ccid); err == nil {
-				return t.Name
-			}
-			return ""
-		},
-		GESURL: cfg.InternalURL, Lease: time.Duration(cfg.Monitor.LeaseSeconds) * time.Second,
-		Batch: cfg.Monitor.BatchSize, Workers: 16, MaxIdle: time.Minute,
-		SubmitFailed: func() { m.Alert(metrics.CBSubmitFailed) }}
-	restorer := &monitor.Restorer{Hot: hot, Durable: durable, Policy: policy, Interval: interval}
-	retention := &monitor.Retention{Durable: durable, Interval: time.Hour, Now: clk.Now}
-
-	// Background loops stop after the HTTP servers have drained, so that
-	// requests in flight can still write.
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+// group runs loops until ctx ends; done closes when all returned. A loop
+// that fails (returns an error or panics before ctx ended) is reported on
+// failed.
+func group(ctx context.Context, loops []namedLoop, failed chan<- error) (done <-chan struct{}) {
 	var wg sync.WaitGroup
-	loop := func(name string, run func(context.Context) error) {
+	for _, l := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(bg); err != nil {
-				slog.Error("background loop stopped", "loop", name, "err", err)
+			if err := loop.Guard(ctx, l.name, l.run); err != nil && ctx.Err() == nil {
+				select {
+				case failed <- fmt.Errorf("background loop %s: %w", l.name, err):
+				default:
+				}
 			}
 		}()
 	}
-	loop("postgres-writer", func(c context.Context) error { return durable.Run(c, 4) })
-	loop("health", checker.Run)
-	loop("restore", restorer.Run)
-	loop("dispatcher", dispatcher.Run)
-	loop("retention", retention.Run)
-	loop("push", notifier.Run)
-	loop("callin-sweeper", func(c context.Context) error { return deps.Callin.RunSweeper(c, time.Minute) })
-	loop("ui-error-log", callbackUI.Run)
-	loop("settings", pub.follow)
-	loop("monitor-size", func(c context.Context) error { return monitorSize(c, hot, m, interval) })
-	if proxies != nil {
-		loop("vq-proxies", proxies.Run)
-	}
-	for _, p := range pools {
-		loop("discovery-"+p.Service, p.Run)
-	}
+	c := make(chan struct{})
+	go func() { wg.Wait(); close(c) }()
+	return c
+}
 
-	servers := []*http.Server{
-		{Addr: ":" + strconv.Itoa(cfg.InternalPort), Handler: internalH, ReadHeaderTimeout: 10 * time.Second},
-		{Addr: ":" + strconv.Itoa(cfg.ExternalPort), Handler: externalH, ReadHeaderTimeout: 10 * time.Second},
-	}
-	errc := make(chan error, len(servers))
-	for _, s := range servers {
+// serve starts the loops and the ports, waits for SIGTERM (ctx) or a
+// failure, and stops everything in dependency order, each step bounded.
+func (n *node) serve(ctx context.Context) error {
+	failed := make(chan error, len(n.workers)+3)
+	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWriter()
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	writerDone := group(writerCtx, []namedLoop{n.writer}, failed)
+	workDone := group(workCtx, n.workers, failed)
+
+	for _, s := range n.servers {
 		ln, err := net.Listen("tcp", s.Addr)
 		if err != nil {
-			stopBG()
-			wg.Wait()
-			return err
+			failed <- err
+			break
 		}
 		go func() {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
+				failed <- err
 			}
 		}()
 	}
-	slog.Info("GES started", "version", version, "internalPort", cfg.InternalPort, "externalPort", cfg.ExternalPort)
+	slog.Info("GES started", "version", n.version, "internalPort", n.cfg.InternalPort, "externalPort", n.cfg.ExternalPort)
 
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+		n.checker.Unfit("shutting down")
+	case runErr = <-failed:
+		slog.Error("GES is unfit and stops", "err", runErr)
+		n.checker.Unfit(runErr.Error())
 	}
 	slog.Info("GES stopping: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
-	for _, s := range servers {
+	for _, s := range n.servers {
 		_ = s.Shutdown(sctx)
 	}
-	stopBG()
-	wg.Wait()
+	stopWork()
+	if !waitDone(workDone, loopsGrace) {
+		slog.Warn("background loops did not stop in time", "grace", loopsGrace.String())
+	}
+	stopWriter()
+	if !waitDone(writerDone, writerGrace) {
+		slog.Warn("postgres writer did not flush in time", "grace", writerGrace.String())
+	}
 	slog.Info("GES stopped")
 	return runErr
+}
+
+func waitDone(done <-chan struct{}, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool) error {

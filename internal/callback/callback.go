@@ -58,6 +58,14 @@ const (
 	ReasonAgentConnected   = "AGENT_CONNECTED"
 	ReasonTimeoutTTL       = "FAIL_TIMEOUT_TTL"
 	ReasonQueueing         = "FAIL_QUEUEING"
+	// ReasonSessionEnded completes a callback whose ORS session ended
+	// after routing began without a final report (the report was lost):
+	// the customer may have been called, so it is not tried again.
+	ReasonSessionEnded = "FAIL_ORS_SESSION_ENDED"
+	// ReasonNotAcknowledged completes a create that was answered with an
+	// error while its Postgres commit still landed: the caller was told
+	// no, so it is never dialled.
+	ReasonNotAcknowledged = "FAIL_NOT_ACKNOWLEDGED"
 )
 
 // Callback is one callback record.
@@ -75,6 +83,7 @@ type Callback struct {
 	Expires   time.Time // past it a non-final callback fails with FAIL_TIMEOUT_TTL
 	Attempt   int       // hand-offs to ORS so far
 	Submitted time.Time // last hand-off
+	Entry     string    // NewCallbackStream entry id of the last hand-off
 	Session   string    // ORS session id, once ORS reported it
 	Reported  time.Time // last report from ORS
 	Position  int       // last position ORS reported, 0 when unknown

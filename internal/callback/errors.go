@@ -55,4 +55,6 @@ var ErrNotFound = &Error{Kind: KindNotFound, Msg: "Callback not found"}
 var (
 	ErrConflict = errors.New("callback changed concurrently")
 	ErrExists   = errors.New("callback already exists")
+	// ErrStale: the durable store holds this revision or a newer one.
+	ErrStale = errors.New("durable copy is newer")
 )

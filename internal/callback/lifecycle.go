@@ -14,18 +14,29 @@ type Policy struct {
 }
 
 // NextCheck tells when the monitor must look at cb again, and false when
-// never (final callbacks).
+// never (final callbacks). Every non-final state has a deadline: a callback
+// ORS is working on is looked at again once its reported wait and the
+// report timeout have passed without news, so a lost report cannot leave it
+// open until its TTL.
 func NextCheck(cb *Callback, p Policy) (time.Time, bool) {
 	switch {
 	case cb.State.Final():
 		return time.Time{}, false
 	case cb.State == Scheduled:
 		return minTime(cb.Desired, cb.Expires), true
-	case cb.State == Queued && cb.awaitingReport():
+	case cb.awaitingReport():
 		return minTime(cb.Submitted.Add(p.ReportTimeout), cb.Expires), true
+	case cb.State.InQueue() && !cb.Reported.IsZero():
+		return minTime(cb.silenceDeadline(p), cb.Expires), true
 	default:
 		return cb.Expires, true
 	}
+}
+
+// silenceDeadline is when ORS has been quiet about a callback it reported
+// on for longer than the wait it announced plus the report timeout.
+func (c *Callback) silenceDeadline(p Policy) time.Time {
+	return c.Reported.Add(time.Duration(max(c.EWT, 0))*time.Second + p.ReportTimeout)
 }
 
 // awaitingReport is true after a hand-off that ORS has not acknowledged.
@@ -49,6 +60,12 @@ const (
 	Handoff                   // write it to the ORS stream (again)
 	Fail                      // complete it with Action.Reason
 	Drop                      // final: forget the timer
+	// Unanswered: handed off, no report within the timeout. The monitor
+	// finds out whether ORS read the entry and asks Unanswered.
+	Unanswered
+	// Probe: ORS went quiet about a callback it was working on. The
+	// monitor asks ORS about the session and then asks Probed.
+	Probe
 )
 
 // Action is the monitor's decision for one callback.
@@ -71,25 +88,87 @@ func Due(cb *Callback, now time.Time, p Policy) Action {
 		if !now.Before(cb.Desired) {
 			return Action{Kind: Handoff}
 		}
-	case cb.State == Queued && cb.awaitingReport():
+	case cb.awaitingReport():
 		if !now.Before(cb.Submitted.Add(p.ReportTimeout)) {
-			if cb.Attempt < p.MaxAttempts {
-				return Action{Kind: Handoff}
-			}
-			return Action{Kind: Fail, Reason: ReasonQueueing}
+			return Action{Kind: Unanswered}
+		}
+	case cb.State.InQueue() && !cb.Reported.IsZero():
+		if !now.Before(cb.silenceDeadline(p)) {
+			return Action{Kind: Probe}
 		}
 	}
 	at, _ := NextCheck(cb, p)
 	return Action{Kind: Wait, At: at}
 }
 
-// MarkHandedOff records a hand-off (attempt n) to ORS.
-func MarkHandedOff(cb *Callback, now time.Time) {
+// AfterSilence decides about a hand-off ORS did not answer. While the
+// stream entry is unread ORS has not seen the callback (paused, busy or
+// down): a second entry would give the customer two calls once it reads
+// both, so the callback waits. Read but unanswered means the ORS that took
+// it is gone: the callback is handed off again, up to the attempt limit.
+func AfterSilence(cb *Callback, entryRead bool, now time.Time, p Policy) Action {
+	if !entryRead {
+		return Action{Kind: Wait, At: minTime(now.Add(p.ReportTimeout), cb.Expires)}
+	}
+	if cb.Attempt < p.MaxAttempts {
+		return Action{Kind: Handoff}
+	}
+	return Action{Kind: Fail, Reason: ReasonQueueing}
+}
+
+// SessionStatus is what ORS said about a callback's session.
+type SessionStatus int
+
+// Session answers.
+const (
+	SessionUnknown SessionStatus = iota // ORS could not be asked
+	SessionAlive
+	SessionGone
+)
+
+// Probed decides about a callback ORS went quiet on, given its session. A
+// live session (or an ORS that cannot be asked) is given more time; a
+// session that ended without a final report lost it: a callback still
+// queued is handed off again (nobody was called), one that was being routed
+// or dialled is completed, since the customer may have been called.
+func Probed(cb *Callback, st SessionStatus, now time.Time, p Policy) Action {
+	if st != SessionGone {
+		return Action{Kind: Wait, At: minTime(now.Add(p.ReportTimeout), cb.Expires)}
+	}
+	if cb.State != Queued {
+		return Action{Kind: Fail, Reason: ReasonSessionEnded}
+	}
+	if cb.Attempt < p.MaxAttempts {
+		return Action{Kind: Handoff}
+	}
+	return Action{Kind: Fail, Reason: ReasonQueueing}
+}
+
+// MarkHandedOff records a hand-off to ORS, made at now, as the next attempt
+// through the stream entry id. The session of an earlier attempt is kept
+// aside, so its late reports are recognised as superseded; a report that
+// came after now already answers this entry and is kept.
+func MarkHandedOff(cb *Callback, entry string, now time.Time) {
 	cb.Attempt++
 	cb.Submitted = now
-	if cb.State == Scheduled {
+	cb.Entry = entry
+	if cb.Reported.Before(now) {
+		if cb.Session != "" {
+			cb.Props[KeyPrevSession] = cb.Session
+			cb.Session = ""
+		}
+		cb.Position, cb.EWT = 0, -1
+	}
+	if cb.State == Scheduled || cb.Reported.Before(now) {
 		cb.State = Queued
 	}
+}
+
+// Superseded reports whether a report comes from the ORS session of an
+// earlier attempt: it is answered, but changes nothing.
+func Superseded(cb *Callback, kv map[string]string) bool {
+	sid := kv[KeySession]
+	return sid != "" && sid != cb.Session && sid == cb.Props[KeyPrevSession]
 }
 
 // Complete finishes cb with a reason.
@@ -127,10 +206,13 @@ const (
 	KeyPosition       = "_position"
 	KeyEWT            = "_ewt"
 	KeyID             = "_id"
+	// KeyPrevSession keeps the ORS session of the attempt before a
+	// resubmission.
+	KeyPrevSession = "_prev_ors_session_id"
 )
 
 // readOnly keys describe the record and cannot be set through a report.
-var readOnly = map[string]bool{KeyID: true, KeyServiceName: true, "_expiration_time": true, "_url": true}
+var readOnly = map[string]bool{KeyID: true, KeyServiceName: true, "_expiration_time": true, "_url": true, KeyPrevSession: true}
 
 // ParseTime reads the time forms GMS clients send: RFC 3339 with any
 // fraction and offset, or no offset at all (taken as UTC).

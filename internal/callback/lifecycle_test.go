@@ -28,32 +28,92 @@ func TestDueScheduled(t *testing.T) {
 
 func TestResubmissionAndGiveUp(t *testing.T) {
 	cb := scheduled()
-	MarkHandedOff(cb, t0)
-	if cb.State != Queued || cb.Attempt != 1 {
+	MarkHandedOff(cb, "1-0", t0)
+	if cb.State != Queued || cb.Attempt != 1 || cb.Entry != "1-0" {
 		t.Fatalf("after hand-off: %+v", cb)
 	}
 	if at, _ := NextCheck(cb, policy); !at.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("next check %s", at)
 	}
-	if a := Due(cb, t0.Add(time.Minute), policy); a.Kind != Handoff {
+	if a := Due(cb, t0.Add(time.Minute), policy); a.Kind != Unanswered {
 		t.Fatalf("silent ORS: %+v", a)
 	}
+	// An entry ORS has not read is never doubled: the callback waits.
+	if a := AfterSilence(cb, false, t0.Add(time.Minute), policy); a.Kind != Wait || !a.At.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("unread entry: %+v", a)
+	}
+	if a := AfterSilence(cb, true, t0.Add(time.Minute), policy); a.Kind != Handoff {
+		t.Fatalf("read, unanswered: %+v", a)
+	}
 	cb.Attempt = 3
-	if a := Due(cb, t0.Add(time.Minute), policy); a.Kind != Fail || a.Reason != ReasonQueueing {
+	if a := AfterSilence(cb, true, t0.Add(time.Minute), policy); a.Kind != Fail || a.Reason != ReasonQueueing {
 		t.Fatalf("after max attempts: %+v", a)
 	}
-	// A report stops resubmission.
-	if _, err := ApplyReport(cb, map[string]string{KeySession: "S"}, t0.Add(time.Second)); err != nil {
+	// A report stops resubmission; silence after it has a deadline too:
+	// the reported wait plus the report timeout.
+	if _, err := ApplyReport(cb, map[string]string{KeySession: "S", KeyEWT: "30"}, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if a := Due(cb, t0.Add(time.Minute), policy); a.Kind != Wait || !a.At.Equal(cb.Expires) {
+	deadline := t0.Add(time.Second + 30*time.Second + time.Minute)
+	if a := Due(cb, deadline.Add(-time.Millisecond), policy); a.Kind != Wait || !a.At.Equal(deadline) {
 		t.Fatalf("after report: %+v", a)
+	}
+	if a := Due(cb, deadline, policy); a.Kind != Probe {
+		t.Fatalf("quiet after report: %+v", a)
+	}
+}
+
+func TestProbedSession(t *testing.T) {
+	now := t0.Add(time.Hour)
+	cb := scheduled()
+	MarkHandedOff(cb, "1-0", t0)
+	cb.Session, cb.Reported = "S1", t0.Add(time.Second)
+	if a := Probed(cb, SessionAlive, now, policy); a.Kind != Wait || !a.At.Equal(now.Add(time.Minute)) {
+		t.Fatalf("alive: %+v", a)
+	}
+	if a := Probed(cb, SessionUnknown, now, policy); a.Kind != Wait {
+		t.Fatalf("unknown: %+v", a)
+	}
+	if a := Probed(cb, SessionGone, now, policy); a.Kind != Handoff {
+		t.Fatalf("gone while queued: %+v", a)
+	}
+	cb.State = Routing
+	if a := Probed(cb, SessionGone, now, policy); a.Kind != Fail || a.Reason != ReasonSessionEnded {
+		t.Fatalf("gone while routing: %+v", a)
+	}
+	// A resubmission keeps the old session aside: its late reports are
+	// superseded and change nothing.
+	cb.State = Queued
+	MarkHandedOff(cb, "2-0", now)
+	if cb.Session != "" || cb.Props[KeyPrevSession] != "S1" || cb.Attempt != 2 {
+		t.Fatalf("after resubmission: %+v", cb)
+	}
+	if !Superseded(cb, map[string]string{KeySession: "S1", KeyState: "COMPLETED"}) {
+		t.Fatal("report of the old session is not superseded")
+	}
+	if Superseded(cb, map[string]string{KeySession: "S2", KeyState: "QUEUED"}) {
+		t.Fatal("report of the new session is superseded")
+	}
+}
+
+func TestHandOffAnsweredBeforeRecorded(t *testing.T) {
+	cb := scheduled()
+	// ORS read the entry and reported before the hand-off was recorded.
+	if _, err := ApplyReport(cb, map[string]string{KeySession: "S", KeyState: "QUEUED"}, t0.Add(time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	MarkHandedOff(cb, "1-0", t0)
+	if cb.Session != "S" || cb.Props[KeyPrevSession] != "" || cb.State != Queued {
+		t.Fatalf("the report of this attempt was lost: %+v", cb)
+	}
+	if a := Due(cb, t0.Add(time.Minute), policy); a.Kind != Wait {
+		t.Fatalf("answered attempt: %+v", a)
 	}
 }
 
 func TestReportsMoveForwardOnly(t *testing.T) {
 	cb := scheduled()
-	MarkHandedOff(cb, t0)
+	MarkHandedOff(cb, "1-0", t0)
 	steps := []struct {
 		kv   map[string]string
 		want State

@@ -30,31 +30,48 @@ type Throttle struct {
 
 // SlotMove tells the hot store how a change moves a callback's capacity
 // place: give back the place of prev.SlotStart, take one in next.SlotStart
-// (refused when Total places are taken).
+// (refused when Total places are taken, unless Force: an undo or a repair
+// puts back a place that was held).
 type SlotMove struct {
 	Release bool
 	Take    bool
 	Total   int
+	Force   bool
 }
 
-// Hot is the hot store (Redis): the live record and its timers. Every
-// change is one atomic step.
+// Inverse is the move that undoes m.
+func (m SlotMove) Inverse() SlotMove {
+	return SlotMove{Release: m.Take, Take: m.Release, Force: true}
+}
+
+// Hot is the hot store (Redis): the live record, its timers and the
+// reservations of limits and capacity. Every change is one atomic step.
 type Hot interface {
-	// Admit inserts cb if the limits allow. due is the first timer.
-	Admit(ctx context.Context, cb *Callback, a Admission, due time.Time) error
+	// Admit inserts cb if the limits allow, holding its reservations; it
+	// is pending, not due, until Activate: a callback is dialled only
+	// once its durable copy exists.
+	Admit(ctx context.Context, cb *Callback, a Admission) error
+	// Activate makes an admitted callback due at due.
+	Activate(ctx context.Context, cb *Callback, due time.Time) error
+	// Forget undoes an Admit whose durable write failed and remembers the
+	// id as refused, so a commit that still lands is recognised.
+	Forget(ctx context.Context, cb *Callback) error
 	Get(ctx context.Context, tenant, id string) (*Callback, error)
 	// Commit replaces prev by next if prev is still current (same Rev),
 	// sets next's timer (zero = none) and moves its capacity place.
 	// ErrConflict otherwise; a KindNoCapacity error when the new slot is full.
 	Commit(ctx context.Context, prev, next *Callback, due time.Time, mv SlotMove) error
+	// Restore puts a durable record back if the hot store lacks it.
+	Restore(ctx context.Context, cb *Callback, due time.Time) (bool, error)
 	// SlotsUsed counts the places taken in the slots starting at starts.
 	SlotsUsed(ctx context.Context, tenant, service string, starts []time.Time) ([]int, error)
-	// Forget undoes an Admit whose durable write failed.
-	Forget(ctx context.Context, cb *Callback) error
 }
 
-// Durable is the 14-day store (Postgres).
+// Durable is the 14-day store (Postgres), the record of truth.
 type Durable interface {
+	// Save writes cb if its revision is newer than the stored one, and
+	// ErrStale if it is not (the durable copy moved on without the hot
+	// one: a restored snapshot, a lost write).
 	Save(ctx context.Context, cb *Callback, ev Event) error
 	Get(ctx context.Context, tenant, id string) (*Callback, error)
 	Query(ctx context.Context, tenant string, q Query) ([]*Callback, error)
@@ -163,16 +180,23 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 			return nil, err
 		}
 	}
-	due, _ := NextCheck(cb, s.Policy)
-	if err := s.Hot.Admit(ctx, cb, adm, due); err != nil {
+	if err := s.Hot.Admit(ctx, cb, adm); err != nil {
 		return nil, s.withProposals(ctx, tenant, svc, cb.Desired, err)
 	}
 	if err := s.Durable.Save(ctx, cb, Event{At: now, Rev: cb.Rev, State: cb.State, Source: r.Source}); err != nil {
 		// Without the durable copy the booking could be lost with Redis:
-		// take it back and say so.
-		_ = s.Hot.Forget(context.WithoutCancel(ctx), cb)
-		return nil, &Error{Kind: KindUnavailable, Msg: "Callback storage is unavailable", Err: err}
+		// give the reservations back and say so. Had the caller gone, the
+		// refusal stands all the same.
+		uctx, cancel := undoContext(ctx)
+		defer cancel()
+		_ = s.Hot.Forget(uctx, cb)
+		return nil, unavailable(err)
 	}
+	due, _ := NextCheck(cb, s.Policy)
+	// The booking is durable, so it is the caller's whatever happens now:
+	// should Redis fail here, the reconciler finds the pending admission
+	// with its commit and activates it.
+	_ = s.Hot.Activate(context.WithoutCancel(ctx), cb, due)
 	if s.Created != nil {
 		s.Created(tenant)
 	}
@@ -203,7 +227,7 @@ func (s *Service) Count(ctx context.Context, tenant string, states ...State) (ma
 func (s *Service) Cancel(ctx context.Context, tenant, id, reason, source string, strict bool) (*Callback, error) {
 	var running bool
 	cb, err := s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
-		running = (cb.State == Queued || cb.State == Routing) && cb.Session != ""
+		running = (cb.State == Queued || cb.State == Routing) && (cb.Session != "" || cb.Entry != "")
 		return Cancel(cb, reason, strict)
 	})
 	if err == nil && running && cb.State.Final() && s.Interrupted != nil {
@@ -215,16 +239,28 @@ func (s *Service) Cancel(ctx context.Context, tenant, id, reason, source string,
 // Report applies a GMS update (ORS progress report, reschedule, key
 // changes) to a callback of the service svc.
 func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv map[string]string) (*Callback, error) {
+	var taken *Callback // a callback ORS had, moved back to the schedule
 	cb, err := s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
+		taken = nil
 		if svc != "" && cb.Service != svc {
 			return false, ErrNotFound
 		}
+		if Superseded(cb, kv) {
+			return false, nil
+		}
+		prev := cb.Clone()
 		rescheduled, err := ApplyReport(cb, kv, s.Clock.Now())
 		if err != nil || !rescheduled {
 			return err == nil, err
 		}
+		if prev.State.InQueue() {
+			taken = prev
+		}
 		return true, s.placeRescheduled(tenant, cb)
 	})
+	if err == nil && taken != nil && s.Interrupted != nil {
+		s.Interrupted(taken)
+	}
 	if err == nil && cb != nil && s.Reported != nil {
 		s.Reported(cb)
 	}
@@ -250,13 +286,31 @@ func (s *Service) placeRescheduled(tenant string, cb *Callback) error {
 // maxRetries bounds optimistic retries when two writers race on a record.
 const maxRetries = 8
 
-// Update runs change on the current record and commits the result
-// atomically, retrying when another writer got there first.
+// undoTimeout bounds the undo of a refused change: it runs after the
+// caller's context may have ended, and must not hang either.
+const undoTimeout = 3 * time.Second
+
+func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+}
+
+func unavailable(err error) error {
+	return &Error{Kind: KindUnavailable, Msg: "Callback storage is unavailable", Err: err}
+}
+
+// Update runs change on the current record and commits the result to both
+// stores, retrying when another writer got there first. The change is
+// committed in Redis (atomic with its limits and capacity), then in
+// Postgres; when Postgres refuses it, Redis is put back, so a change is
+// either durable or refused everywhere.
 func (s *Service) Update(ctx context.Context, tenant, id, source string, change func(*Callback) (bool, error)) (*Callback, error) {
 	for range maxRetries {
 		cur, err := s.Hot.Get(ctx, tenant, id)
 		if errors.Is(err, ErrNotFound) {
-			return s.updateCold(ctx, tenant, id, change)
+			if cb, done, err := s.warm(ctx, tenant, id, change); done {
+				return cb, err
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -269,7 +323,8 @@ func (s *Service) Update(ctx context.Context, tenant, id, source string, change 
 		next.Rev = cur.Rev + 1
 		next.Updated = s.Clock.Now()
 		due, _ := NextCheck(next, s.Policy)
-		err = s.Hot.Commit(ctx, cur, next, due, s.slotMove(cur, next))
+		mv := s.slotMove(cur, next)
+		err = s.Hot.Commit(ctx, cur, next, due, mv)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
@@ -279,41 +334,70 @@ func (s *Service) Update(ctx context.Context, tenant, id, source string, change 
 			}
 			return nil, err
 		}
-		return next, s.save(ctx, next, source)
+		err = s.Durable.Save(ctx, next, Event{At: next.Updated, Rev: next.Rev, State: next.State, Reason: next.Reason, Source: source})
+		if err == nil {
+			return next, nil
+		}
+		uctx, cancel := undoContext(ctx)
+		if errors.Is(err, ErrStale) {
+			// Postgres moved on without Redis: Redis takes the durable
+			// record and the change is tried again on it.
+			if d, gerr := s.Durable.Get(uctx, tenant, id); gerr == nil {
+				err = s.Repair(uctx, next, d)
+			}
+			cancel()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			continue
+		}
+		prevDue, _ := NextCheck(cur, s.Policy)
+		_ = s.Hot.Commit(uctx, next, cur, prevDue, mv.Inverse())
+		cancel()
+		return nil, unavailable(err)
 	}
 	return nil, &Error{Kind: KindUnavailable, Msg: "Callback is being changed concurrently, try again"}
 }
 
-// updateCold handles a record the hot store does not hold: a completed one
-// it let go (changes are refused or no-ops), or one not restored yet after a
-// Redis loss.
-func (s *Service) updateCold(ctx context.Context, tenant, id string, change func(*Callback) (bool, error)) (*Callback, error) {
-	cb, err := s.Durable.Get(ctx, tenant, id)
+// Repair turns the hot record hot into the durable record d (the truth): the
+// record, its timer and its capacity place. It fails with ErrConflict when
+// hot is no longer current.
+func (s *Service) Repair(ctx context.Context, hot, d *Callback) error {
+	due, _ := NextCheck(d, s.Policy)
+	mv := SlotMove{Release: holdsPlace(hot), Take: holdsPlace(d), Force: true}
+	if mv.Release && mv.Take && hot.SlotStart == d.SlotStart {
+		mv = SlotMove{}
+	}
+	return s.Hot.Commit(ctx, hot, d, due, mv)
+}
+
+// holdsPlace tells whether a record counts in its slot's capacity: a
+// scheduled callback holds its place until it ends before its time.
+func holdsPlace(cb *Callback) bool {
+	return cb.SlotStart > 0 && (!cb.State.Final() || !cb.Updated.Before(cb.Desired))
+}
+
+// warm handles a record the hot store does not hold: a completed one it let
+// go (done: the change is refused or a no-op), or a live one Redis lost,
+// which is put back from Postgres so that the change goes on (not done), as
+// writes are served while a restore runs.
+func (s *Service) warm(ctx context.Context, tenant, id string, change func(*Callback) (bool, error)) (cb *Callback, done bool, err error) {
+	cb, err = s.Durable.Get(ctx, tenant, id)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	if !cb.State.Final() {
-		return nil, &Error{Kind: KindUnavailable, Msg: "Callback store is being restored, try again"}
+		due, _ := NextCheck(cb, s.Policy)
+		if _, err := s.Hot.Restore(ctx, cb, due); err != nil {
+			return nil, true, unavailable(err)
+		}
+		return nil, false, nil
 	}
 	probe := cb.Clone()
 	if changed, err := change(probe); err != nil || !changed {
-		return cb, err
+		return cb, true, err
 	}
-	return nil, Errorf(KindConflict, "Callback %s is already completed", id)
-}
-
-// Save writes the durable copy of a changed record with its history entry.
-func (s *Service) save(ctx context.Context, cb *Callback, source string) error {
-	ev := Event{At: cb.Updated, Rev: cb.Rev, State: cb.State, Reason: cb.Reason, Source: source}
-	if err := s.Durable.Save(ctx, cb, ev); err != nil {
-		return &Error{Kind: KindUnavailable, Msg: "Callback storage is unavailable", Err: err}
-	}
-	return nil
-}
-
-// Persist is save for the monitor, which commits the hot record itself.
-func (s *Service) Persist(ctx context.Context, cb *Callback, source string) error {
-	return s.save(ctx, cb, source)
+	return nil, true, Errorf(KindConflict, "Callback %s is already completed", id)
 }
 
 // slotMove derives the capacity change of a record change: a callback that

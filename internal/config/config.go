@@ -154,6 +154,9 @@ type MonitorConfig struct {
 	MaxAttempts           int
 	BatchSize             int
 	HealthIntervalSeconds int
+	// ReconcileSeconds is the interval of the anti-entropy pass that
+	// compares Postgres and Redis.
+	ReconcileSeconds int
 }
 
 // Error is returned by Load. It lists every missing or invalid setting; its
@@ -180,6 +183,7 @@ const (
 	defaultVoiceStream        = "NewCallbackStream"
 	defaultLeaseSeconds       = 30
 	defaultReportTimeout      = 60
+	defaultReconcileSeconds   = 30
 	defaultMaxAttempts        = 3
 	defaultBatchSize          = 100
 	defaultHealthInterval     = 5
@@ -296,6 +300,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		MaxAttempts:           l.positive("MONITOR_MAX_ATTEMPTS", defaultMaxAttempts),
 		BatchSize:             l.positive("MONITOR_BATCH_SIZE", defaultBatchSize),
 		HealthIntervalSeconds: l.positive("HEALTH_INTERVAL_SECONDS", defaultHealthInterval),
+		ReconcileSeconds:      l.positive("MONITOR_RECONCILE_SECONDS", defaultReconcileSeconds),
 	}
 
 	if len(l.problems) > 0 {
@@ -683,6 +688,7 @@ func (c *Config) Redacted() map[string]any {
 		"MONITOR_MAX_ATTEMPTS":           c.Monitor.MaxAttempts,
 		"MONITOR_BATCH_SIZE":             c.Monitor.BatchSize,
 		"HEALTH_INTERVAL_SECONDS":        c.Monitor.HealthIntervalSeconds,
+		"MONITOR_RECONCILE_SECONDS":      c.Monitor.ReconcileSeconds,
 
 		"CONFIG_FOLDERS": append([]string(nil), c.ConfigFolders...),
 	}

@@ -34,9 +34,18 @@ type Checker struct {
 	Version string
 	started time.Time
 
-	mu   sync.RWMutex
-	last map[string]Result
-	done bool
+	mu    sync.RWMutex
+	last  map[string]Result
+	done  bool
+	unfit string // why the node takes no more traffic (draining, a loop failed)
+}
+
+// Unfit takes the node out of readiness for good: it is draining for a
+// shutdown, or a background loop failed and the process is about to exit.
+func (c *Checker) Unfit(why string) {
+	c.mu.Lock()
+	c.unfit = why
+	c.mu.Unlock()
 }
 
 // Run checks every Interval until ctx ends.
@@ -92,11 +101,12 @@ func (c *Checker) CheckNow(ctx context.Context) {
 	}
 }
 
-// Ready reports whether every required component was up at the last check.
+// Ready reports whether every required component was up at the last check
+// and the node is not shutting down or failed.
 func (c *Checker) Ready() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if !c.done {
+	if !c.done || c.unfit != "" {
 		return false
 	}
 	for _, comp := range c.Components {

@@ -73,6 +73,18 @@ type Metrics struct {
 	health           map[string]*prometheus.GaugeVec
 	alerts           map[string]*prometheus.CounterVec
 	PGBatch          prometheus.Histogram
+	// ReconcileDrift counts differences between Postgres and Redis found
+	// by the reconciler (and the monitor's pre-dispatch check), by kind;
+	// ReconcileRepaired those it repaired.
+	ReconcileDrift    *prometheus.CounterVec
+	ReconcileRepaired *prometheus.CounterVec
+	// Restores counts restores of Redis from Postgres; RestoredCallbacks
+	// the callbacks they put back.
+	Restores          prometheus.Counter
+	RestoredCallbacks prometheus.Counter
+	// LoopPasses counts finished passes of each background loop, so tests
+	// and operators see a loop working without reading its logs.
+	LoopPasses *prometheus.CounterVec
 }
 
 // New registers the metrics of a GES of that version.
@@ -94,9 +106,15 @@ func New(version string) *Metrics {
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 1.5, 2.5, 5, 10}}, []string{"path", "method"})
 	m.PGBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ges_postgres_write_group_size", Help: "Callback writes grouped into one Postgres round trip.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}})
+	m.ReconcileDrift = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_reconcile_drift_total", Help: "Differences between Postgres and Redis found, by kind."}, []string{"kind"})
+	m.ReconcileRepaired = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_reconcile_repaired_total", Help: "Differences between Postgres and Redis repaired, by kind."}, []string{"kind"})
+	m.Restores = prometheus.NewCounter(prometheus.CounterOpts{Name: "ges_restore_total", Help: "Restores of Redis from Postgres after a Redis loss."})
+	m.RestoredCallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "ges_restore_callbacks_total", Help: "Callbacks put back into Redis by restores."})
+	m.LoopPasses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_loop_passes_total", Help: "Finished passes of each background loop."}, []string{"loop"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ges_build_info", Help: "The version of GES that is currently running; the value is always 1."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
-	for _, c := range []prometheus.Collector{m.CallbacksCreated, m.CallinCreated, m.PushSent, m.MonitorSize, m.Requests, m.Failed, m.Duration, m.PGBatch, build} {
+	for _, c := range []prometheus.Collector{m.CallbacksCreated, m.CallinCreated, m.PushSent, m.MonitorSize, m.Requests, m.Failed, m.Duration, m.PGBatch, build,
+		m.ReconcileDrift, m.ReconcileRepaired, m.Restores, m.RestoredCallbacks, m.LoopPasses} {
 		f(c)
 	}
 	for _, n := range []string{GESHealth, RedisConnection, ORSRedisStatus, GWSConfigStatus, GWSEnvStatus, GWSAuthStatus, AllURSDown} {

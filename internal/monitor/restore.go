@@ -7,72 +7,156 @@ import (
 	"time"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/clock"
+	"github.com/gesgo/ges/internal/loop"
 	"github.com/gesgo/ges/internal/pgstore"
 	"github.com/gesgo/ges/internal/redisstore"
 )
 
-// Restorer refills Redis from Postgres after Redis lost its data (a
-// restart without persistence, a failover to an empty replica, FLUSHALL),
-// without an operator. A marker key tells whether Redis is complete; one
-// node at a time restores.
+// Restorer refills Redis from Postgres after Redis lost its data or came
+// back with old data (a restart from an old snapshot or AOF, a failover,
+// FLUSHALL), without an operator. Redis is complete when its restore marker
+// names the run ids of the servers running now; the marker alone is never
+// trusted, since a snapshot brings it back. One node at a time restores.
 type Restorer struct {
 	Hot      *redisstore.Store
 	Durable  *pgstore.Store
+	Watch    *redisstore.ServerWatch
 	Policy   callback.Policy
+	Clock    clock.Clock
 	Interval time.Duration
 	// Restored is told how many callbacks each restore put back.
 	Restored func(n int)
+	// Checked is told about each check (metrics).
+	Checked func()
+
+	// Signals are for tests: Checked after each check, with whether Redis
+	// was found (or made) complete.
+	Signals struct{ Checked loop.Signal[bool] }
 }
 
-// Run checks the marker every Interval until ctx ends.
+// restorePage is how many records one Postgres read and one Redis pipeline
+// carry.
+const restorePage = 2000
+
+// Run checks every Interval, and at once when a connection met an unknown
+// Redis server, until ctx ends.
 func (r *Restorer) Run(ctx context.Context) error {
-	t := time.NewTicker(r.Interval)
-	defer t.Stop()
-	for {
-		if err := r.Once(ctx); err != nil && ctx.Err() == nil {
+	return loop.Every(ctx, r.Interval, r.Watch.Kicks(), func(ctx context.Context) {
+		ok, err := r.Once(ctx)
+		if err != nil && ctx.Err() == nil {
 			slog.Warn("restore check failed", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+		if r.Checked != nil {
+			r.Checked()
 		}
-	}
+		r.Signals.Checked.Send(ok && err == nil)
+	})
 }
 
-// Once restores if Redis is not complete.
-func (r *Restorer) Once(ctx context.Context) error {
-	ok, err := r.Hot.Hydrated(ctx)
-	if err != nil || ok {
-		return err
+// Once restores if Redis is not known complete. ok reports that it is
+// complete now.
+func (r *Restorer) Once(ctx context.Context) (ok bool, err error) {
+	ids, err := r.Hot.RunIDs(ctx)
+	if err != nil {
+		r.Watch.Distrust()
+		return false, err
 	}
+	if ok, err := r.Hot.Hydrated(ctx, ids); err != nil || ok {
+		if ok {
+			r.Watch.Trust(ids)
+		}
+		return ok, err
+	}
+	r.Watch.Distrust()
 	host, _ := os.Hostname()
 	locked, err := r.Hot.LockHydration(ctx, host, 5*time.Minute)
 	if err != nil || !locked {
-		return err
+		return false, err // another node restores; its marker ends the wait
 	}
 	defer r.Hot.UnlockHydration(context.WithoutCancel(ctx)) //nolint:errcheck
-	n := 0
-	start := time.Now()
-	err = r.Durable.EachLive(ctx, func(cb *callback.Callback) error {
-		due, _ := callback.NextCheck(cb, r.Policy)
-		put, err := r.Hot.Restore(ctx, cb, due)
-		if put {
-			n++
+	if ok, err := r.Hot.Hydrated(ctx, ids); err != nil || ok {
+		if ok {
+			r.Watch.Trust(ids)
 		}
-		return err
-	})
+		return ok, err
+	}
+	start := r.Clock.Now()
+	wiped, err := r.Hot.Wipe(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := r.Hot.MarkHydrated(ctx); err != nil {
-		return err
+	n, err := r.restore(ctx, time.Time{})
+	if err != nil {
+		return false, err
 	}
-	slog.Info("redis restored from postgres", "callbacks", n, "took", time.Since(start).String())
+	// Creates and changes committed while the pages were read may have
+	// landed behind the cursor: read them once more.
+	more, err := r.restore(ctx, start.Add(-time.Second))
+	if err != nil {
+		return false, err
+	}
+	if err := r.Hot.MarkHydrated(ctx, ids); err != nil {
+		return false, err
+	}
+	r.Watch.Trust(ids)
+	slog.Info("redis restored from postgres", "callbacks", n+more, "keysRemoved", wiped, "took", r.Clock.Now().Sub(start).String())
 	if r.Restored != nil {
-		r.Restored(n)
+		r.Restored(n + more)
 	}
-	return nil
+	return true, nil
+}
+
+// restore copies every non-final record (changed since, when not zero)
+// into Redis, reading the next page from Postgres while Redis takes the
+// current one.
+func (r *Restorer) restore(ctx context.Context, since time.Time) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []*callback.Callback, 2)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		after := ""
+		for {
+			page, err := r.Durable.LivePage(ctx, after, since, restorePage)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if len(page) == 0 {
+				errc <- nil
+				return
+			}
+			select {
+			case pages <- page:
+			case <-ctx.Done():
+				errc <- ctx.Err()
+				return
+			}
+			if len(page) < restorePage {
+				errc <- nil
+				return
+			}
+			after = page[len(page)-1].ID
+		}
+	}()
+	n := 0
+	for page := range pages {
+		dues := make([]time.Time, len(page))
+		for i, cb := range page {
+			dues[i], _ = callback.NextCheck(cb, r.Policy)
+		}
+		put, err := r.Hot.RestoreMany(ctx, page, dues)
+		if err != nil {
+			cancel()
+			for range pages { //nolint:revive // drain so the reader ends
+			}
+			return n, err
+		}
+		n += put
+	}
+	return n, <-errc
 }
 
 // Retention deletes records past the 14-day retention in small batches.
@@ -84,25 +168,18 @@ type Retention struct {
 
 // Run purges every Interval until ctx ends.
 func (r *Retention) Run(ctx context.Context) error {
-	t := time.NewTicker(r.Interval)
-	defer t.Stop()
-	for {
+	return loop.Every(ctx, r.Interval, nil, func(ctx context.Context) {
 		for {
 			n, err := r.Durable.PurgeExpired(ctx, r.Now(), 1000)
 			if err != nil {
 				if ctx.Err() == nil {
 					slog.Warn("retention purge failed", "err", err)
 				}
-				break
+				return
 			}
 			if n < 1000 {
-				break
+				return
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
 }

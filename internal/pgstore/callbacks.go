@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gesgo/ges/internal/callback"
-	"github.com/gesgo/ges/internal/redisstore"
+	"github.com/gesgo/ges/internal/record"
 )
 
 // Retention is how long a record is kept after its desired time (fixed by
@@ -44,9 +44,11 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // maxGroup bounds how many writes share one round trip.
 const maxGroup = 256
 
-// Run writes queued saves until ctx ends. Saves that arrive while a group
-// is being written are grouped into the next one, so concurrent requests
-// share round trips. writers groups are written in parallel.
+// Run writes queued saves until ctx ends, then writes what is still
+// queued, so that a shutdown that stops the writer last loses nothing.
+// Saves that arrive while a group is being written are grouped into the
+// next one, so concurrent requests share round trips. writers groups are
+// written in parallel.
 func (s *Store) Run(ctx context.Context, writers int) error {
 	errc := make(chan error, writers)
 	for range writers {
@@ -65,35 +67,56 @@ func (s *Store) writer(ctx context.Context) error {
 		group = group[:0]
 		select {
 		case <-ctx.Done():
+			s.drain()
 			return nil
 		case r := <-s.reqs:
 			group = append(group, r)
 		}
-	fill:
-		for len(group) < maxGroup {
-			select {
-			case r := <-s.reqs:
-				group = append(group, r)
-			default:
-				break fill
-			}
+		s.fill(&group)
+		s.flush(context.WithoutCancel(ctx), group)
+	}
+}
+
+func (s *Store) fill(group *[]*saveReq) {
+	for len(*group) < maxGroup {
+		select {
+		case r := <-s.reqs:
+			*group = append(*group, r)
+		default:
+			return
 		}
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
-		err := s.write(wctx, group)
-		if err != nil && len(group) > 1 {
-			// One bad row must not fail its neighbours: retry one by one.
-			for _, r := range group {
-				r.done <- s.write(wctx, []*saveReq{r})
-			}
-		} else {
-			for _, r := range group {
-				r.done <- err
-			}
+	}
+}
+
+// drain writes what is queued when the writer stops.
+func (s *Store) drain() {
+	for {
+		group := make([]*saveReq, 0, maxGroup)
+		s.fill(&group)
+		if len(group) == 0 {
+			return
 		}
-		cancel()
-		if s.Batches != nil {
-			s.Batches(len(group))
+		s.flush(context.Background(), group)
+	}
+}
+
+func (s *Store) flush(ctx context.Context, group []*saveReq) {
+	wctx, cancel := context.WithTimeout(ctx, saveTimeout)
+	defer cancel()
+	errs, err := s.write(wctx, group)
+	if err != nil && len(group) > 1 {
+		// One bad row must not fail its neighbours: retry one by one.
+		for _, r := range group {
+			one, err := s.write(wctx, []*saveReq{r})
+			r.done <- errors.Join(err, one[0])
 		}
+	} else {
+		for i, r := range group {
+			r.done <- errors.Join(err, errs[i])
+		}
+	}
+	if s.Batches != nil {
+		s.Batches(len(group))
 	}
 }
 
@@ -104,10 +127,17 @@ ON CONFLICT (id) DO UPDATE SET service=EXCLUDED.service, phone=EXCLUDED.phone, s
   header=EXCLUDED.header, user_data=EXCLUDED.user_data
 WHERE callbacks.rev < EXCLUDED.rev AND callbacks.ccid = EXCLUDED.ccid`
 
+// eventSQL records the history entry of a revision only if the upsert
+// before it stored that revision: a stale write leaves no trace.
 const eventSQL = `INSERT INTO callback_events (callback_id, rev, ccid, at, state, reason, source)
-VALUES ($1,$2,$3,$4,$5,NULLIF($6,''),$7) ON CONFLICT DO NOTHING`
+SELECT $1,$2,$3,$4,$5,NULLIF($6,''),$7 WHERE EXISTS (SELECT 1 FROM callbacks WHERE id=$1 AND rev=$2)
+ON CONFLICT DO NOTHING`
 
-func (s *Store) write(ctx context.Context, group []*saveReq) error {
+// write commits a group in one transaction. errs[i] is ErrStale for a
+// record whose stored revision is not older (the upsert changed nothing);
+// err fails the whole group.
+func (s *Store) write(ctx context.Context, group []*saveReq) (errs []error, err error) {
+	errs = make([]error, len(group))
 	b := &pgx.Batch{}
 	for _, r := range group {
 		cb := r.cb
@@ -116,24 +146,42 @@ func (s *Store) write(ctx context.Context, group []*saveReq) error {
 			ud = string(cb.UserData)
 		}
 		b.Queue(upsertSQL, cb.ID, cb.Tenant, cb.Service, cb.Phone, string(cb.State), cb.Reason,
-			cb.Desired, cb.Created, cb.Updated, cb.Desired.Add(Retention), cb.Rev, string(redisstore.Encode(cb)), ud)
+			cb.Desired, cb.Created, cb.Updated, cb.Desired.Add(Retention), cb.Rev, string(record.Encode(cb)), ud)
 		b.Queue(eventSQL, cb.ID, r.ev.Rev, cb.Tenant, r.ev.At, string(r.ev.State), r.ev.Reason, r.ev.Source)
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return err
+		return errs, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
+	br := tx.SendBatch(ctx, b)
+	for i := range group {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return errs, err
+		}
+		if tag.RowsAffected() == 0 {
+			errs[i] = callback.ErrStale
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return errs, err
+		}
 	}
-	return tx.Commit(ctx)
+	if err := br.Close(); err != nil {
+		return errs, err
+	}
+	return errs, tx.Commit(ctx)
 }
 
-// Save writes cb and its history entry durably; it returns once committed.
+// Save writes cb and its history entry durably; it returns once committed,
+// with callback.ErrStale when Postgres holds this revision or a newer one.
+// Every wait is bounded: a stopped writer or a hung Postgres fails the save
+// instead of holding its caller.
 func (s *Store) Save(ctx context.Context, cb *callback.Callback, ev callback.Event) error {
 	r := &saveReq{cb: cb, ev: ev, done: make(chan error, 1)}
-	t := time.NewTimer(saveTimeout)
+	t := time.NewTimer(2 * saveTimeout)
 	defer t.Stop()
 	select {
 	case s.reqs <- r:
@@ -147,7 +195,49 @@ func (s *Store) Save(ctx context.Context, cb *callback.Callback, ev callback.Eve
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-t.C:
+		return errors.New("postgres write timed out")
 	}
+}
+
+// Revs returns the stored revision of each of a tenant's callbacks that
+// exists, in one query: the monitor checks a batch against the truth before
+// handing it off.
+func (s *Store) Revs(ctx context.Context, tenant string, ids []string) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id::text, rev FROM callbacks WHERE ccid=$1 AND id = ANY($2::uuid[])`, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(ids))
+	for rows.Next() {
+		var id string
+		var rev int64
+		if err := rows.Scan(&id, &rev); err != nil {
+			return nil, err
+		}
+		out[id] = rev
+	}
+	return out, rows.Err()
+}
+
+// GetMany reads a tenant's callbacks by id in one query; unknown ids are
+// left out.
+func (s *Store) GetMany(ctx context.Context, tenant string, ids []string) (map[string]*callback.Callback, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+selectCols+` FROM callbacks WHERE ccid=$1 AND id = ANY($2::uuid[])`, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]*callback.Callback, len(ids))
+	for rows.Next() {
+		cb, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[cb.ID] = cb
+	}
+	return out, rows.Err()
 }
 
 const selectCols = `ccid, id::text, header, user_data, rev`
@@ -162,7 +252,7 @@ func scan(row pgx.Row) (*callback.Callback, error) {
 		}
 		return nil, err
 	}
-	return redisstore.Decode(tenant, id, h, u, rev)
+	return record.Decode(tenant, id, h, u, rev)
 }
 
 // Get reads a tenant's callback.
@@ -226,39 +316,34 @@ func (s *Store) Count(ctx context.Context, tenant string, states []callback.Stat
 	return out, rows.Err()
 }
 
-// EachLive calls fn for every non-final callback of every tenant (restore
-// after a Redis loss), in pages so memory stays bounded.
-func (s *Store) EachLive(ctx context.Context, fn func(*callback.Callback) error) error {
-	last := "00000000-0000-0000-0000-000000000000"
-	for {
-		rows, err := s.pool.Query(ctx, `SELECT `+selectCols+` FROM callbacks
-			WHERE state <> 'COMPLETED' AND id > $1 ORDER BY id LIMIT 500`, last)
-		if err != nil {
-			return err
-		}
-		var page []*callback.Callback
-		for rows.Next() {
-			cb, err := scan(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			last = cb.ID
-			page = append(page, cb)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, cb := range page {
-			if err := fn(cb); err != nil {
-				return err
-			}
-		}
-		if len(page) < 500 {
-			return nil
-		}
+// LivePage returns up to limit non-final callbacks of every tenant with
+// ids after the given one, in id order: the restore and the reconciler walk
+// them page by page, so memory stays bounded. changedSince, when not zero,
+// keeps only records changed at or after it.
+func (s *Store) LivePage(ctx context.Context, after string, changedSince time.Time, limit int) ([]*callback.Callback, error) {
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
 	}
+	var since any
+	if !changedSince.IsZero() {
+		since = changedSince
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+selectCols+` FROM callbacks
+		WHERE state <> 'COMPLETED' AND id > $1 AND ($2::timestamptz IS NULL OR updated_at >= $2)
+		ORDER BY id LIMIT $3`, after, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]*callback.Callback, 0, limit)
+	for rows.Next() {
+		cb, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cb)
+	}
+	return out, rows.Err()
 }
 
 // History returns the state history of a callback, oldest first.

@@ -11,6 +11,9 @@ import (
 
 func prefix(tenant string) string { return "ges:{" + tenant + "}:" }
 
+// tenantPattern matches every key of every tenant (SCAN), and nothing else.
+const tenantPattern = "ges:{*}:*"
+
 // recordKey holds one callback as one string: "<rev>:<header length>:"
 // followed by the compact JSON header and the user data JSON. Scripts read
 // the revision and splice a new header in front of the user data without
@@ -23,6 +26,10 @@ func dueKey(tenant string) string { return prefix(tenant) + "due" }
 
 // leaseKey holds the callbacks a monitor has claimed: id -> lease end (ms).
 func leaseKey(tenant string) string { return prefix(tenant) + "lease" }
+
+// pendKey holds admitted callbacks whose Postgres commit is not confirmed
+// yet: id -> deadline (ms) after which the reconciler resolves them.
+func pendKey(tenant string) string { return prefix(tenant) + "pend" }
 
 // activeKey counts the non-final callbacks of each number in each service
 // (field activeField), for the per-number limit: one small hash per tenant
@@ -56,9 +63,14 @@ const (
 	wakeChannel = "ges:wake"
 	// SettingsChannel announces a new published table (message: tenant).
 	SettingsChannel = "ges:settings"
-	// hydratedKey exists while Redis holds every live callback; its absence
-	// after a Redis loss starts the restore from Postgres.
+	// hydratedKey holds the run ids of the Redis servers that a restore
+	// filled. A server that restarted (from an old snapshot or AOF, or a
+	// replica promoted) has another run id, and a flushed one lost the key:
+	// either way the restore runs again. The key alone is never trusted, as
+	// a snapshot brings it back.
 	hydratedKey = "ges:hydrated"
 	// hydrateLockKey lets one node at a time restore.
 	hydrateLockKey = "ges:hydrate-lock"
+	// reconcileLeaseKey lets one node per interval run the reconciler.
+	reconcileLeaseKey = "ges:reconcile-lease"
 )

@@ -11,6 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/clock"
+	"github.com/gesgo/ges/internal/record"
 )
 
 //go:embed lua/*.lua
@@ -25,41 +27,51 @@ func script(name string) *redis.Script {
 }
 
 var (
-	admitScript   = script("admit")
-	commitScript  = script("commit")
-	claimScript   = script("claim")
-	releaseScript = script("release")
-	restoreScript = script("restore")
-	forgetScript  = script("forget")
+	activateScript = script("activate")
+	admitScript    = script("admit")
+	commitScript   = script("commit")
+	claimScript    = script("claim")
+	releaseScript  = script("release")
+	restoreScript  = script("restore")
+	forgetScript   = script("forget")
 )
 
 // FinalKeep is how long Redis keeps a completed record; after that reads
 // are served from Postgres.
 const FinalKeep = time.Hour
 
+// PendingGrace is how long an admitted callback may wait for its Postgres
+// commit before the reconciler resolves it: well past the durable write
+// timeout, so a slow commit is never taken for an orphan.
+const PendingGrace = 30 * time.Second
+
+// TombstoneKeep is how long the id of a refused create stays reserved.
+const TombstoneKeep = 24 * time.Hour
+
 // Store is the Redis hot store.
 type Store struct {
-	rdb redis.UniversalClient
+	rdb   redis.UniversalClient
+	clock clock.Clock
 }
 
 // New returns a store on rdb.
-func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+func New(rdb redis.UniversalClient, clk clock.Clock) *Store { return &Store{rdb: rdb, clock: clk} }
 
 // Client exposes the connection for health checks.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 func score(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-// Admit inserts cb under the per-number limit, its slot's capacity and
-// the service's rate windows, and announces its timer.
-func (s *Store) Admit(ctx context.Context, cb *callback.Callback, a callback.Admission, due time.Time) error {
-	now := time.Now()
+// Admit inserts cb, pending, under the per-number limit, its slot's
+// capacity and the service's rate windows.
+func (s *Store) Admit(ctx context.Context, cb *callback.Callback, a callback.Admission) error {
+	now := s.clock.Now()
 	capArg := -1
 	if cb.SlotStart > 0 {
 		capArg = a.SlotTotal
 	}
-	keys := []string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)}
-	args := []any{cb.ID, value(cb), score(due), a.MaxPerNumber, activeField(cb.Service, cb.Phone), capArg, cb.SlotStart + slotKeyTTL.Milliseconds()}
+	keys := []string{recordKey(cb.Tenant, cb.ID), pendKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)}
+	args := []any{cb.ID, record.Value(cb), score(now.Add(PendingGrace)), a.MaxPerNumber, activeField(cb.Service, cb.Phone), capArg, cb.SlotStart + slotKeyTTL.Milliseconds()}
 	windows := make([]time.Time, 2)
 	for i := range 2 {
 		if i < len(a.Throttles) && a.Throttles[i].Limit > 0 && a.Throttles[i].Window > 0 {
@@ -79,7 +91,7 @@ func (s *Store) Admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 	}
 	switch res {
 	case "OK":
-		return s.Announce(ctx, cb.Tenant, due)
+		return nil
 	case "LIMIT":
 		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_ENQUEUE_LIMIT_REACHED",
 			Msg: fmt.Sprintf("Callback for phone number rejected: the limit of %d active callbacks for this number in service %s is reached", a.MaxPerNumber, cb.Service)}
@@ -96,6 +108,22 @@ func (s *Store) Admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 	return fmt.Errorf("admit: unexpected answer %q", res)
 }
 
+// Activate makes an admitted callback due once its durable copy exists.
+func (s *Store) Activate(ctx context.Context, cb *callback.Callback, due time.Time) error {
+	dueArg := ""
+	if !due.IsZero() {
+		dueArg = score(due)
+	}
+	n, err := activateScript.Run(ctx, s.rdb, []string{pendKey(cb.Tenant), dueKey(cb.Tenant)}, cb.ID, dueArg).Int()
+	if err != nil {
+		return unavailable(err)
+	}
+	if n == 1 && !due.IsZero() {
+		return s.Announce(ctx, cb.Tenant, due)
+	}
+	return nil
+}
+
 func unavailable(err error) error {
 	return &callback.Error{Kind: callback.KindUnavailable, Msg: "Callback storage is unavailable", Err: err}
 }
@@ -109,7 +137,10 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*callback.Callback,
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return parseValue(tenant, id, v)
+	if _, ok := record.Rev(v); !ok {
+		return nil, callback.ErrNotFound // the tombstone of a refused create
+	}
+	return record.Parse(tenant, id, v)
 }
 
 // GetMany reads several records of a tenant in one round trip; missing ones
@@ -127,7 +158,7 @@ func (s *Store) GetMany(ctx context.Context, tenant string, ids []string) ([]*ca
 	}
 	for i, v := range vals {
 		if str, ok := v.(string); ok {
-			out[i], _ = parseValue(tenant, ids[i], str)
+			out[i], _ = record.Parse(tenant, ids[i], str)
 		}
 	}
 	return out, nil
@@ -136,25 +167,25 @@ func (s *Store) GetMany(ctx context.Context, tenant string, ids []string) ([]*ca
 // Commit replaces prev by next if prev is still the current revision,
 // and moves its capacity place as mv says.
 func (s *Store) Commit(ctx context.Context, prev, next *callback.Callback, due time.Time, mv callback.SlotMove) error {
-	dueArg, final, release, capArg := "", "0", "0", -1
+	dueArg, release, capArg := "", "0", -1
 	if !due.IsZero() {
 		dueArg = score(due)
-	}
-	if next.State.Final() {
-		final = "1"
 	}
 	if mv.Release && prev.SlotStart > 0 {
 		release = "1"
 	}
 	if mv.Take && next.SlotStart > 0 {
 		capArg = mv.Total
+		if mv.Force {
+			capArg = -2
+		}
 	}
 	res, err := commitScript.Run(ctx, s.rdb,
 		[]string{recordKey(next.Tenant, next.ID), dueKey(next.Tenant), leaseKey(next.Tenant), activeKey(next.Tenant),
 			slotKey(prev.Tenant, prev.Service, prev.SlotStart), slotKey(next.Tenant, next.Service, next.SlotStart)},
-		next.ID, prev.Rev, next.Rev, Encode(next), dueArg, final, int(FinalKeep.Seconds()),
+		next.ID, prev.Rev, record.Value(next), dueArg, flag(next.State.Final()), int(FinalKeep.Seconds()),
 		activeField(prev.Service, prev.Phone), activeField(next.Service, next.Phone),
-		release, capArg, next.SlotStart+slotKeyTTL.Milliseconds()).Text()
+		release, capArg, next.SlotStart+slotKeyTTL.Milliseconds(), flag(prev.State.Final())).Text()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -172,6 +203,13 @@ func (s *Store) Commit(ctx context.Context, prev, next *callback.Callback, due t
 		return &callback.Error{Kind: callback.KindNoCapacity, Msg: "No capacity at the desired time"}
 	}
 	return fmt.Errorf("commit: unexpected answer %q", res)
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // SlotsUsed counts the places taken in slots of a service.
@@ -196,33 +234,19 @@ func (s *Store) SlotsUsed(ctx context.Context, tenant, service string, starts []
 	return out, nil
 }
 
-// Forget removes a record whose durable write failed.
+// Forget undoes the admission of a create whose durable write failed and
+// keeps its id as refused.
 func (s *Store) Forget(ctx context.Context, cb *callback.Callback) error {
-	slot := "0"
-	if cb.SlotStart > 0 {
-		slot = "1"
-	}
 	return forgetScript.Run(ctx, s.rdb,
-		[]string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), leaseKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)},
-		cb.ID, activeField(cb.Service, cb.Phone), slot).Err()
+		[]string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), leaseKey(cb.Tenant), activeKey(cb.Tenant),
+			slotKey(cb.Tenant, cb.Service, cb.SlotStart), pendKey(cb.Tenant)},
+		cb.ID, activeField(cb.Service, cb.Phone), flag(cb.SlotStart > 0), int(TombstoneKeep.Seconds())).Err()
 }
 
 // Restore puts a record read from Postgres back, unless Redis has one.
 func (s *Store) Restore(ctx context.Context, cb *callback.Callback, due time.Time) (bool, error) {
-	dueArg, active := "", "0"
-	if !due.IsZero() {
-		dueArg = score(due)
-	}
-	if !cb.State.Final() {
-		active = "1"
-	}
-	slot := "0"
-	if active == "1" && cb.SlotStart > 0 && time.Now().Before(cb.Desired) {
-		slot = "1"
-	}
-	n, err := restoreScript.Run(ctx, s.rdb,
-		[]string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)},
-		cb.ID, value(cb), dueArg, active, activeField(cb.Service, cb.Phone), slot, cb.SlotStart+slotKeyTTL.Milliseconds()).Int()
+	keys, args := restoreArgs(cb, due, s.clock.Now())
+	n, err := restoreScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return false, err
 	}
@@ -230,4 +254,16 @@ func (s *Store) Restore(ctx context.Context, cb *callback.Callback, due time.Tim
 		return true, s.Announce(ctx, cb.Tenant, due)
 	}
 	return n == 1, nil
+}
+
+func restoreArgs(cb *callback.Callback, due, now time.Time) ([]string, []any) {
+	dueArg := ""
+	if !due.IsZero() {
+		dueArg = score(due)
+	}
+	active := !cb.State.Final()
+	keys := []string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)}
+	args := []any{cb.ID, record.Value(cb), dueArg, flag(active), activeField(cb.Service, cb.Phone),
+		flag(active && cb.SlotStart > 0 && now.Before(cb.Desired)), cb.SlotStart + slotKeyTTL.Milliseconds()}
+	return keys, args
 }

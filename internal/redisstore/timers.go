@@ -163,28 +163,6 @@ func (s *Store) Sizes(ctx context.Context) (waiting, inflight int64, err error) 
 	return waiting, inflight, nil
 }
 
-// Hydrated reports whether Redis holds every live callback (false after a
-// Redis loss, until a restore finishes).
-func (s *Store) Hydrated(ctx context.Context) (bool, error) {
-	n, err := s.rdb.Exists(ctx, hydratedKey).Result()
-	return n == 1, err
-}
-
-// LockHydration lets one node restore; it returns false if another holds it.
-func (s *Store) LockHydration(ctx context.Context, owner string, ttl time.Duration) (bool, error) {
-	return s.rdb.SetNX(ctx, hydrateLockKey, owner, ttl).Result()
-}
-
-// MarkHydrated ends a restore.
-func (s *Store) MarkHydrated(ctx context.Context) error {
-	return s.rdb.Set(ctx, hydratedKey, time.Now().UTC().Format(time.RFC3339), 0).Err()
-}
-
-// UnlockHydration frees the restore lock.
-func (s *Store) UnlockHydration(ctx context.Context) error {
-	return s.rdb.Del(ctx, hydrateLockKey).Err()
-}
-
 // PublishSettings tells every node that the tenant published a new table.
 func (s *Store) PublishSettings(ctx context.Context, tenant string) error {
 	return s.rdb.Publish(ctx, SettingsChannel, tenant).Err()

@@ -1,6 +1,9 @@
 package settings
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // Registry holds the tables in effect on this node, per tenant. It is a
 // cache: the durable copy lives in the store and every node reloads a
@@ -51,5 +54,17 @@ func (r *Registry) All() map[string]*Table {
 	for k, v := range r.tables {
 		out[k] = v
 	}
+	return out
+}
+
+// Tenants lists the tenants that have a table, sorted.
+func (r *Registry) Tenants() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.tables))
+	for k := range r.tables {
+		out = append(out, k)
+	}
+	slices.Sort(out)
 	return out
 }

@@ -6,7 +6,9 @@ package voice
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,14 +19,17 @@ import (
 
 // submitScript adds the stream entry only if this attempt of this callback
 // was not added before, so a node that dies after the XADD and before
-// recording it cannot cause a second entry when another node retries.
+// recording it cannot cause a second entry when another node retries. The
+// marker keeps the entry id, which a repeat gets back.
 // KEYS: 1 marker, 2 stream   ARGV: 1 marker TTL (s), 2 max length, then field/value pairs
 var submitScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) == false then return 0 end
+local prev = redis.call('GET', KEYS[1])
+if prev then return {0, prev} end
 local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*'}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-redis.call(unpack(args))
-return 1
+local id = redis.call(unpack(args))
+redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+return {1, id}
 `)
 
 // Stream writes callback start entries to the Voice Redis.
@@ -63,17 +68,102 @@ func (s *Stream) marker(e Entry) string {
 	return "{" + s.name + "}:ges-sub:" + e.Tenant + ":" + e.Callback.ID + ":" + strconv.Itoa(e.Attempt)
 }
 
-// Submit adds the entry unless this attempt was added already. added is
-// false for such a repeat.
-func (s *Stream) Submit(ctx context.Context, e Entry) (added bool, err error) {
+// Submit adds the entry unless this attempt was added already, and returns
+// the entry's id either way. added is false for such a repeat.
+func (s *Stream) Submit(ctx context.Context, e Entry) (id string, added bool, err error) {
 	payload, err := json.Marshal(e.payload())
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	args := []any{int(s.markerTTL.Seconds()), s.maxLen,
 		"type", "callback.start", "version", "1", "ccid", e.Tenant, "callbackId", e.Callback.ID,
 		"attempt", strconv.Itoa(e.Attempt), "payload", string(payload)}
-	n, err := submitScript.Run(ctx, s.rdb, []string{s.marker(e), s.name}, args...).Int()
+	res, err := submitScript.Run(ctx, s.rdb, []string{s.marker(e), s.name}, args...).Slice()
+	if err != nil {
+		return "", false, err
+	}
+	if len(res) != 2 {
+		return "", false, fmt.Errorf("stream submit: unexpected answer %v", res)
+	}
+	n, _ := res[0].(int64)
+	id, _ = res[1].(string)
+	return id, n == 1, nil
+}
+
+// Reads tells, for the stream as it is now, whether an entry was delivered
+// to ORS: an entry at or before the last one delivered to a consumer group
+// was read. A stream without a group has not been read at all.
+type Reads struct{ last []string }
+
+// Reads asks the Voice Redis how far ORS has read the stream.
+func (s *Stream) Reads(ctx context.Context) (Reads, error) {
+	groups, err := s.rdb.XInfoGroups(ctx, s.name).Result()
+	if err != nil && !strings.Contains(err.Error(), "no such key") {
+		return Reads{}, err
+	}
+	var r Reads
+	for _, g := range groups {
+		r.last = append(r.last, g.LastDeliveredID)
+	}
+	return r, nil
+}
+
+// Read reports whether entry id was delivered to any consumer group. An
+// unknown id ("" : an attempt recorded before entry ids were kept) counts
+// as read, so that it is not held back for ever.
+func (r Reads) Read(id string) bool {
+	if id == "" {
+		return true
+	}
+	for _, last := range r.last {
+		if compareIDs(id, last) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// compareIDs orders stream ids "<ms>-<seq>".
+func compareIDs(a, b string) int {
+	am, as := splitID(a)
+	bm, bs := splitID(b)
+	switch {
+	case am != bm:
+		return cmpInt(am, bm)
+	default:
+		return cmpInt(as, bs)
+	}
+}
+
+func splitID(id string) (uint64, uint64) {
+	ms, seq, _ := strings.Cut(id, "-")
+	m, _ := strconv.ParseUint(ms, 10, 64)
+	q, _ := strconv.ParseUint(seq, 10, 64)
+	return m, q
+}
+
+func cmpInt(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Withdraw deletes an entry ORS has not read, so that a callback completed
+// or moved meanwhile is never started from it. It reports whether the entry
+// was still unread (and is now gone).
+func (s *Stream) Withdraw(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
+	reads, err := s.Reads(ctx)
+	if err != nil || reads.Read(id) {
+		return false, err
+	}
+	n, err := s.rdb.XDel(ctx, s.name, id).Result()
 	return n == 1, err
 }
 

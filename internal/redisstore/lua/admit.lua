@@ -1,7 +1,9 @@
 -- Insert a callback if the per-number limit, the slot capacity and the
--- service's rate windows allow, in one step.
--- KEYS: 1 record, 2 due, 3 active counts, 4 slot, 5 rate window 1, 6 rate window 2
--- ARGV: 1 id, 2 value, 3 due score, 4 max per number (0 = none), 5 active field,
+-- service's rate windows allow, in one step. The callback is pending, not
+-- due: it becomes due (activate.lua) once its Postgres commit is done, and
+-- the reconciler resolves a pending entry whose deadline passed.
+-- KEYS: 1 record, 2 pending, 3 active counts, 4 slot, 5 rate window 1, 6 rate window 2
+-- ARGV: 1 id, 2 value, 3 pending deadline (unix ms), 4 max per number (0 = none), 5 active field,
 --       6 slot capacity (-1 = no slot), 7 slot key expiry (unix ms),
 --       8 rate limit 1 (0 = none), 9 rate window 1 end (unix ms), 10 rate limit 2, 11 rate window 2 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end

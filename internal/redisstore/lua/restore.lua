@@ -1,5 +1,5 @@
--- Put back a callback read from Postgres after a Redis loss, unless Redis
--- already has it (a newer copy written since).
+-- Put back a callback read from Postgres, unless Redis has it (a newer
+-- copy written since, or the tombstone of a refused create).
 -- KEYS: 1 record, 2 due, 3 active counts, 4 slot
 -- ARGV: 1 id, 2 value, 3 due score ('' = none), 4 active ('1'), 5 active field,
 --       6 holds a slot place ('1'), 7 slot key expiry (unix ms)

@@ -1,4 +1,7 @@
-package redisstore
+// Package record is the compact encoding of a callback shared by both
+// stores: Redis keeps it as the hot copy and Postgres as the durable one, so
+// a restore is a copy and a comparison is a byte match.
+package record
 
 import (
 	"encoding/json"
@@ -29,6 +32,7 @@ type rec struct {
 	Position  int               `json:"p,omitempty"`
 	EWT       int               `json:"e,omitempty"`
 	SlotStart int64             `json:"sl,omitempty"`
+	Entry     string            `json:"en,omitempty"`
 	Props     map[string]string `json:"k,omitempty"`
 }
 
@@ -55,7 +59,7 @@ func Encode(cb *callback.Callback) []byte {
 		State: string(cb.State), Reason: cb.Reason, Desired: ms(cb.Desired), Scheduled: cb.Scheduled,
 		Created: ms(cb.Created), Updated: ms(cb.Updated), Expires: ms(cb.Expires),
 		Attempt: cb.Attempt, Submitted: ms(cb.Submitted), Session: cb.Session, Reported: ms(cb.Reported),
-		Position: cb.Position, EWT: cb.EWT + 1, SlotStart: cb.SlotStart, Props: cb.Props,
+		Position: cb.Position, EWT: cb.EWT + 1, SlotStart: cb.SlotStart, Entry: cb.Entry, Props: cb.Props,
 	}
 	if len(r.Props) == 0 {
 		r.Props = nil
@@ -75,7 +79,7 @@ func Decode(tenant, id string, h, u []byte, rev int64) (*callback.Callback, erro
 		State: callback.State(r.State), Reason: r.Reason, Desired: fromMS(r.Desired), Scheduled: r.Scheduled,
 		Created: fromMS(r.Created), Updated: fromMS(r.Updated), Expires: fromMS(r.Expires),
 		Attempt: r.Attempt, Submitted: fromMS(r.Submitted), Session: r.Session, Reported: fromMS(r.Reported),
-		Position: r.Position, EWT: r.EWT - 1, SlotStart: r.SlotStart, Props: r.Props, Rev: rev,
+		Position: r.Position, EWT: r.EWT - 1, SlotStart: r.SlotStart, Entry: r.Entry, Props: r.Props, Rev: rev,
 	}
 	if cb.Props == nil {
 		cb.Props = map[string]string{}
@@ -86,14 +90,14 @@ func Decode(tenant, id string, h, u []byte, rev int64) (*callback.Callback, erro
 	return cb, nil
 }
 
-// value is the Redis string of a record: "<rev>:<header length>:<header><user data>".
-func value(cb *callback.Callback) string {
+// Value is the Redis string of a record: "<rev>:<header length>:<header><user data>".
+func Value(cb *callback.Callback) string {
 	h := Encode(cb)
 	return strconv.FormatInt(cb.Rev, 10) + ":" + strconv.Itoa(len(h)) + ":" + string(h) + string(cb.UserData)
 }
 
-// parseValue splits a record string.
-func parseValue(tenant, id, v string) (*callback.Callback, error) {
+// Parse splits a record string made by Value.
+func Parse(tenant, id, v string) (*callback.Callback, error) {
 	rev, rest, ok1 := strings.Cut(v, ":")
 	hl, rest, ok2 := strings.Cut(rest, ":")
 	n, err := strconv.Atoi(hl)
@@ -102,4 +106,15 @@ func parseValue(tenant, id, v string) (*callback.Callback, error) {
 	}
 	r, _ := strconv.ParseInt(rev, 10, 64)
 	return Decode(tenant, id, []byte(rest[:n]), []byte(rest[n:]), r)
+}
+
+// Rev reads the revision at the front of a record string without decoding
+// the rest; ok is false for a value that is not a record.
+func Rev(v string) (int64, bool) {
+	rev, _, ok := strings.Cut(v, ":")
+	if !ok {
+		return 0, false
+	}
+	r, err := strconv.ParseInt(rev, 10, 64)
+	return r, err == nil
 }
