@@ -10,8 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/record"
 	"github.com/gesgo/ges/internal/testenv"
 )
 
@@ -138,4 +142,65 @@ func totalCommands(ctx context.Context, rdb *redis.Client) int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkRestore fills Postgres with 280,000 non-final callbacks (the
+// guide's sizing of a large tenant), flushes GES' Redis and times the
+// restore of the running node, from the flush until every callback is back
+// in Redis; reported with the node's own measure of the restore.
+//
+//	go test -run '^$' -bench Restore -benchtime 1x ./internal/e2e/
+func BenchmarkRestore(b *testing.B) {
+	const total = 280000
+	s := testenv.NewStack(b, testenv.StackOptions{Env: map[string]string{"LOG_LEVEL": "INFO"}})
+	n := s.Nodes[0]
+	ctx := context.Background()
+	pg, err := pgx.Connect(ctx, s.PG.ConnString(s.DBName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Close(ctx)
+	ccid := demoCCID(s)
+	now := time.Now().UTC()
+	rows := make([][]any, 0, total)
+	for i := range total {
+		desired := now.Add(time.Duration(24+i%48) * time.Hour)
+		cb := &callback.Callback{ID: uuid.NewString(), Tenant: ccid, Service: "Callback_Sales", Phone: fmt.Sprintf("+1556%07d", i),
+			State: callback.Scheduled, Desired: desired, Scheduled: true, Created: now, Updated: now, Expires: desired.Add(24 * time.Hour),
+			EWT: -1, Rev: 1, Props: map[string]string{"_cb_offer_type": "SCHEDULED"}}
+		rows = append(rows, []any{cb.ID, ccid, cb.Service, cb.Phone, string(cb.State), cb.Desired, now, now, desired.Add(14 * 24 * time.Hour), int64(1), string(record.Encode(cb))})
+	}
+	if _, err := pg.CopyFrom(ctx, pgx.Identifier{"callbacks"}, []string{"id", "ccid", "service", "phone", "state", "desired_time", "created_at", "updated_at", "retain_until", "rev", "header"}, pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: s.Redis.Addr})
+	defer rdb.Close()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			keys, err := rdb.DBSize(ctx).Result()
+			if err == nil && keys >= total {
+				if ok, _ := rdb.Exists(ctx, "ges:hydrated").Result(); ok == 1 {
+					break
+				}
+			}
+			if time.Since(start) > 5*time.Minute {
+				b.Fatalf("restore did not finish: %d keys", keys)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		b.ReportMetric(elapsed.Seconds(), "restore_s")
+		b.ReportMetric(total/elapsed.Seconds(), "callbacks/s")
+	}
+	b.StopTimer()
+	for _, l := range strings.Split(n.Proc.Logs(), "\n") {
+		if strings.Contains(l, "redis restored from postgres") {
+			b.Log(l)
+		}
+	}
 }

@@ -15,13 +15,16 @@ import (
 	"github.com/gesgo/ges/internal/testenv"
 )
 
-// SIGTERM while requests are arriving: the node stops accepting, finishes
-// what it accepted and exits; every callback it acknowledged is there.
+// SIGTERM while requests are arriving and callbacks are being handed off:
+// the node stops accepting, answers what it accepted without a 5xx, hands
+// off or gives back what it claimed and exits within 30 s; every callback
+// it acknowledged is there, and each immediate one reaches ORS once.
 func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	s := testenv.NewStack(t, testenv.StackOptions{Nodes: 2, Fixture: roomy()})
 	a, b := s.Nodes[0], s.Nodes[1]
 	var mu sync.Mutex
-	var acked []string
+	var acked, immediate []string
+	var fivexx int
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 16 {
@@ -34,15 +37,27 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 					return
 				default:
 				}
-				r, err := a.ExternalDo("POST", "/engagement/v3/callbacks/create", demoKey, map[string]any{
-					"serviceName": "Callback_Sales", "phoneNumber": fmt.Sprintf("+1444%03d%04d", w, i),
-					"desiredTime": wireTime(time.Now().Add(time.Hour))})
+				body := map[string]any{"serviceName": "Callback_Sales", "phoneNumber": fmt.Sprintf("+1444%03d%04d", w, i)}
+				now := i%2 == 0
+				if !now {
+					body["desiredTime"] = wireTime(time.Now().Add(time.Hour))
+				}
+				r, err := a.ExternalDo("POST", "/engagement/v3/callbacks/create", demoKey, body)
+				if err == nil && r.Status >= 500 {
+					mu.Lock()
+					fivexx++
+					mu.Unlock()
+				}
 				if err != nil || r.Status != 200 {
-					continue // refused or cut: not acknowledged
+					continue // refused at the connection: not acknowledged
 				}
 				m, _ := r.JSON()
+				id := m["data"].(map[string]any)["id"].(string)
 				mu.Lock()
-				acked = append(acked, m["data"].(map[string]any)["id"].(string))
+				acked = append(acked, id)
+				if now {
+					immediate = append(immediate, id)
+				}
 				mu.Unlock()
 			}
 		}()
@@ -52,7 +67,7 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	if err := a.Proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Proc.Wait(25 * time.Second); err != nil {
+	if err := a.Proc.Wait(30 * time.Second); err != nil {
 		t.Fatalf("after SIGTERM: %v", err)
 	}
 	took := time.Since(start)
@@ -61,9 +76,18 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	if len(acked) < 20 {
 		t.Fatalf("only %d creates acknowledged before the stop", len(acked))
 	}
+	if fivexx > 0 {
+		t.Fatalf("the draining node answered %d requests with a 5xx", fivexx)
+	}
 	for _, id := range acked {
 		if code, _ := retrieve(t, b, demoKey, id); code != 200 {
 			t.Fatalf("acknowledged callback %s is lost (%d)", id, code)
+		}
+	}
+	for _, id := range immediate {
+		eventually(t, 30*time.Second, "the hand-off of "+id, func() bool { return len(entriesFor(streamEntries(t, s), id)) >= 1 })
+		if es := entriesFor(streamEntries(t, s), id); len(es) != 1 {
+			t.Fatalf("immediate callback %s reached the stream %d times", id, len(es))
 		}
 	}
 	t.Logf("%d acknowledged creates, all found; node stopped %s after SIGTERM", len(acked), took.Round(time.Millisecond))

@@ -2,8 +2,11 @@ package monitor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gesgo/ges/internal/callback"
@@ -107,56 +110,54 @@ func (r *Restorer) Once(ctx context.Context) (ok bool, err error) {
 	return true, nil
 }
 
+// restoreReaders is how many parts of the id space are restored at once:
+// decoding records and encoding script calls use the CPU of the node while
+// Redis and Postgres work on the other parts.
+const restoreReaders = 4
+
 // restore copies every non-final record (changed since, when not zero)
-// into Redis, reading the next page from Postgres while Redis takes the
-// current one.
+// into Redis, each part of the id space by its own reader.
 func (r *Restorer) restore(ctx context.Context, since time.Time) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pages := make(chan []*callback.Callback, 2)
-	errc := make(chan error, 1)
-	go func() {
-		defer close(pages)
-		after := ""
-		for {
-			page, err := r.Durable.LivePage(ctx, after, since, restorePage)
-			if err != nil {
-				errc <- err
-				return
-			}
-			if len(page) == 0 {
-				errc <- nil
-				return
-			}
-			select {
-			case pages <- page:
-			case <-ctx.Done():
-				errc <- ctx.Err()
-				return
-			}
-			if len(page) < restorePage {
-				errc <- nil
-				return
-			}
-			after = page[len(page)-1].ID
-		}
-	}()
+	bounds := []string{""}
+	for i := 1; i < restoreReaders; i++ {
+		bounds = append(bounds, fmt.Sprintf("%08x-0000-0000-0000-000000000000", uint64(i)<<32/restoreReaders))
+	}
+	bounds = append(bounds, "")
+	var total atomic.Int64
+	errc := make(chan error, restoreReaders)
+	for i := range restoreReaders {
+		go func() {
+			n, err := r.restoreRange(ctx, bounds[i], bounds[i+1], since)
+			total.Add(int64(n))
+			errc <- err
+		}()
+	}
+	var err error
+	for range restoreReaders {
+		err = errors.Join(err, <-errc)
+	}
+	return int(total.Load()), err
+}
+
+// restoreRange copies the records with ids in (after, before].
+func (r *Restorer) restoreRange(ctx context.Context, after, before string, since time.Time) (int, error) {
 	n := 0
-	for page := range pages {
+	for {
+		page, err := r.Durable.LiveRange(ctx, after, before, since, restorePage)
+		if err != nil || len(page) == 0 {
+			return n, err
+		}
 		dues := make([]time.Time, len(page))
 		for i, cb := range page {
 			dues[i], _ = callback.NextCheck(cb, r.Policy)
 		}
 		put, err := r.Hot.RestoreMany(ctx, page, dues)
-		if err != nil {
-			cancel()
-			for range pages { //nolint:revive // drain so the reader ends
-			}
+		n += put
+		if err != nil || len(page) < restorePage {
 			return n, err
 		}
-		n += put
+		after = page[len(page)-1].ID
 	}
-	return n, <-errc
 }
 
 // Retention deletes records past the 14-day retention in small batches.

@@ -321,16 +321,25 @@ func (s *Store) Count(ctx context.Context, tenant string, states []callback.Stat
 // them page by page, so memory stays bounded. changedSince, when not zero,
 // keeps only records changed at or after it.
 func (s *Store) LivePage(ctx context.Context, after string, changedSince time.Time, limit int) ([]*callback.Callback, error) {
+	return s.LiveRange(ctx, after, "", changedSince, limit)
+}
+
+// LiveRange is LivePage bounded to ids before the given one ("" = no
+// bound), so that readers can walk disjoint parts of the id space at once.
+func (s *Store) LiveRange(ctx context.Context, after, before string, changedSince time.Time, limit int) ([]*callback.Callback, error) {
 	if after == "" {
 		after = "00000000-0000-0000-0000-000000000000"
+	}
+	if before == "" {
+		before = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 	}
 	var since any
 	if !changedSince.IsZero() {
 		since = changedSince
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+selectCols+` FROM callbacks
-		WHERE state <> 'COMPLETED' AND id > $1 AND ($2::timestamptz IS NULL OR updated_at >= $2)
-		ORDER BY id LIMIT $3`, after, since, limit)
+		WHERE state <> 'COMPLETED' AND id > $1 AND id <= $2 AND ($3::timestamptz IS NULL OR updated_at >= $3)
+		ORDER BY id LIMIT $4`, after, before, since, limit)
 	if err != nil {
 		return nil, err
 	}

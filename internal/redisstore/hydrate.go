@@ -183,27 +183,59 @@ func (s *Store) Wipe(ctx context.Context) (int, error) {
 	return int(n.Load()), s.rdb.Del(ctx, indexKey).Err()
 }
 
-// RestoreMany puts back records read from Postgres in one pipelined round
-// trip, skipping those Redis has, and announces each tenant's earliest
-// timer once. dues[i] is the timer of cbs[i].
+// restoreChunk bounds the records of one script call, so a restore never
+// blocks Redis for long.
+const restoreChunk = 250
+
+// RestoreMany puts back records read from Postgres, skipping those Redis
+// has: one script call per tenant and chunk, all in one pipelined round
+// trip, then each tenant's earliest timer announced once. dues[i] is the
+// timer of cbs[i].
 func (s *Store) RestoreMany(ctx context.Context, cbs []*callback.Callback, dues []time.Time) (int, error) {
 	if len(cbs) == 0 {
 		return 0, nil
 	}
 	now := s.clock.Now()
+	byTenant := map[string][]int{}
+	for i, cb := range cbs {
+		byTenant[cb.Tenant] = append(byTenant[cb.Tenant], i)
+	}
+	type call struct {
+		keys []string
+		args []any
+	}
+	var calls []call
+	earliest := map[string]time.Time{}
+	for tenant, idx := range byTenant {
+		for len(idx) > 0 {
+			chunk := idx[:min(restoreChunk, len(idx))]
+			idx = idx[len(chunk):]
+			c := call{keys: []string{dueKey(tenant), activeKey(tenant)}}
+			for _, i := range chunk {
+				keys, args := restoreArgs(cbs[i], dues[i], now)
+				c.keys = append(c.keys, keys[0], keys[3])
+				c.args = append(c.args, args...)
+				if d := dues[i]; !d.IsZero() {
+					if e, ok := earliest[tenant]; !ok || d.Before(e) {
+						earliest[tenant] = d
+					}
+				}
+			}
+			calls = append(calls, c)
+		}
+	}
 	run := func() ([]*redis.Cmd, error) {
 		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(cbs))
-		for i, cb := range cbs {
-			keys, args := restoreArgs(cb, dues[i], now)
-			cmds[i] = restoreScript.EvalSha(ctx, pipe, keys, args...)
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, c := range calls {
+			cmds[i] = restoreManyScript.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
 		_, err := pipe.Exec(ctx)
 		return cmds, err
 	}
 	cmds, err := run()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err := restoreScript.Load(ctx, s.rdb).Err(); err != nil {
+		if err := restoreManyScript.Load(ctx, s.rdb).Err(); err != nil {
 			return 0, err
 		}
 		cmds, err = run()
@@ -212,17 +244,13 @@ func (s *Store) RestoreMany(ctx context.Context, cbs []*callback.Callback, dues 
 		return 0, err
 	}
 	put := 0
-	earliest := map[string]time.Time{}
-	for i, c := range cmds {
-		if n, _ := c.Int(); n == 1 {
-			put++
-			if d := dues[i]; !d.IsZero() {
-				if e, ok := earliest[cbs[i].Tenant]; !ok || d.Before(e) {
-					earliest[cbs[i].Tenant] = d
-				}
-			}
-		}
+	for _, c := range cmds {
+		n, _ := c.Int()
+		put += n
 	}
+	// Announcing a timer that is already in the index costs nothing but a
+	// ZADD LT; announcing one of a record that was skipped is early, never
+	// late, which the index allows.
 	for tenant, due := range earliest {
 		if err := s.Announce(ctx, tenant, due); err != nil {
 			return put, err

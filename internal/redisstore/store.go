@@ -27,13 +27,14 @@ func script(name string) *redis.Script {
 }
 
 var (
-	activateScript = script("activate")
-	admitScript    = script("admit")
-	commitScript   = script("commit")
-	claimScript    = script("claim")
-	releaseScript  = script("release")
-	restoreScript  = script("restore")
-	forgetScript   = script("forget")
+	activateScript    = script("activate")
+	admitScript       = script("admit")
+	commitScript      = script("commit")
+	claimScript       = script("claim")
+	releaseScript     = script("release")
+	restoreScript     = script("restore")
+	restoreManyScript = script("restore_many")
+	forgetScript      = script("forget")
 )
 
 // FinalKeep is how long Redis keeps a completed record; after that reads
