@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -187,7 +188,11 @@ func (n *node) wire(ctx context.Context) error {
 	deps.Callin = &callin.Service{Store: durable.CallinStore(), Clock: clk,
 		Created: func(t string) { m.CallinCreated.WithLabelValues(t).Inc() }}
 	callbackUI := withUI(cfg, rdb, pool, &deps, pub, env)
-	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL, FaultInjection: cfg.Platform.FaultInjection, Extra: callbackUI.Mount})
+	extra := callbackUI.Mount
+	if cfg.Platform.FaultInjection {
+		extra = n.loopFault(callbackUI.Mount)
+	}
+	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL, FaultInjection: cfg.Platform.FaultInjection, Extra: extra})
 	externalH := httpapi.External(deps)
 	n.servers = []*http.Server{
 		{Addr: ":" + strconv.Itoa(cfg.InternalPort), Handler: internalH, ReadHeaderTimeout: 10 * time.Second},
@@ -234,6 +239,31 @@ func (n *node) wire(ctx context.Context) error {
 		n.worker("discovery-"+p.Service, p.Run)
 	}
 	return nil
+}
+
+// loopFault adds, with FAULT_INJECTION, POST /ges/v1/debug/loop-panic: a
+// background loop panics, so operators (and tests) can check that a failed
+// loop takes the node out of readiness and ends the process.
+func (n *node) loopFault(mount func(chi.Router)) func(chi.Router) {
+	fault := make(chan struct{}, 1)
+	n.worker("fault-injection", func(ctx context.Context) error {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-fault:
+			panic("fault injection: /ges/v1/debug/loop-panic")
+		}
+	})
+	return func(r chi.Router) {
+		r.Post("/ges/v1/debug/loop-panic", func(w http.ResponseWriter, _ *http.Request) {
+			select {
+			case fault <- struct{}{}:
+			default:
+			}
+			w.WriteHeader(http.StatusAccepted)
+		})
+		mount(r)
+	}
 }
 
 // interrupter ends ORS' work on a callback taken back (cancelled or moved)

@@ -267,7 +267,11 @@ func ApplyReport(cb *Callback, kv map[string]string, now time.Time) (rescheduled
 		}
 		cb.Expires = t.Add(cb.Expires.Sub(cb.Desired))
 		cb.Desired, cb.Scheduled, cb.State = t, true, Scheduled
-		cb.Session, cb.Submitted, cb.Position, cb.EWT = "", time.Time{}, 0, -1
+		if cb.Session != "" {
+			// The session ORS had is ended; its late reports change nothing.
+			cb.Props[KeyPrevSession] = cb.Session
+		}
+		cb.Session, cb.Submitted, cb.Entry, cb.Position, cb.EWT = "", time.Time{}, "", 0, -1
 		rescheduled = true
 	}
 	for k, v := range kv {

@@ -217,8 +217,8 @@ func (r *Reconciler) missing(ctx context.Context, rep *Report, d *callback.Callb
 		r.found(rep, "missing", d.Tenant, d.ID, func() error { return nil })
 		return
 	}
-	if h, err := r.Hot.Get(ctx, d.Tenant, d.ID); err == nil && h != nil {
-		return // written meanwhile
+	if _, err := r.Hot.Get(ctx, d.Tenant, d.ID); !errors.Is(err, callback.ErrNotFound) {
+		return // written meanwhile, or Redis cannot say: the next pass looks again
 	}
 	r.found(rep, "refused_commit", d.Tenant, d.ID, func() error {
 		done := d.Clone()
