@@ -212,3 +212,24 @@ func TestLoggingFailureCounted(t *testing.T) {
 		return err == nil && strings.Contains(string(r.Body), "LOGGING_FAILURE{")
 	})
 }
+
+// A background loop that fails takes the node out of readiness and ends
+// the process with a non-zero status, so that Kubernetes replaces it
+// instead of keeping a half-alive node.
+func TestFailedLoopStopsTheNode(t *testing.T) {
+	s := testenv.NewStack(t, testenv.StackOptions{Env: map[string]string{"FAULT_INJECTION": "true"}})
+	n := s.Nodes[0]
+	if r, err := testenv.Do("POST", n.InternalURL+"/ges/v1/debug/loop-panic", nil, nil); err != nil || r.Status != 202 {
+		t.Fatalf("loop-panic: %v %v", err, r)
+	}
+	err := n.Proc.Wait(30 * time.Second)
+	if !n.Proc.Exited() {
+		t.Fatalf("the node did not stop after a loop failed: %v", err)
+	}
+	if err == nil {
+		t.Fatal("the node exited with status 0 after a loop failed")
+	}
+	if !strings.Contains(n.Proc.Logs(), "fault-injection") {
+		t.Fatalf("the failure is not logged:\n%s", n.Proc.Tail(20))
+	}
+}
