@@ -151,16 +151,17 @@ func (n *node) wire(ctx context.Context) error {
 	registry := settings.NewRegistry()
 	env := gws.NewEnvironment(cfg.GWS.EnvURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
 	env.Status = func(ok bool) { m.SetHealth(metrics.GWSEnvStatus, ok) }
-	pub := &publisher{durable: durable, hot: hot, registry: registry, clock: clk}
+	env.Clock = clk
+	pub := settings.NewPublisher(durable, hot, registry, clk)
 	var proxies *lob.Proxies
 	if cfg.GWS.ConfURL != "" {
 		conf := gws.NewConfiguration(cfg.GWS.ConfURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
 		conf.Status = func(ok bool) { m.SetHealth(metrics.GWSConfigStatus, ok) }
 		proxies = &lob.Proxies{Objects: conf, Tables: registry.All, Interval: 5 * time.Minute, Retry: 5 * time.Second,
 			Failed: func() { m.Alert(metrics.RBACCreateVQProxyError) }}
-		pub.changed = proxies.Kick
+		pub.Changed = proxies.Kick
 	}
-	if err := pub.loadAll(ctx); err != nil {
+	if err := pub.LoadAll(ctx); err != nil {
 		slog.Warn("could not load published data tables yet", "err", err)
 	}
 
@@ -170,6 +171,7 @@ func (n *node) wire(ctx context.Context) error {
 
 	interval := time.Duration(cfg.Monitor.HealthIntervalSeconds) * time.Second
 	n.checker = healthChecker(cfg, n.version, m, rdb, vdb, pool, interval)
+	n.checker.Clock = clk
 	checker := n.checker
 
 	urs, ors, pools, err := platform(cfg, m)
@@ -182,12 +184,13 @@ func (n *node) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds}
+	creds.Clock = clk
+	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds, Clock: clk}
 	withStatisticsAndCaptcha(cfg, svc, &deps, creds)
 	notifier := withPush(cfg, svc, &deps, creds, registry, durable, urs, env, m)
 	deps.Callin = &callin.Service{Store: durable.CallinStore(), Clock: clk,
 		Created: func(t string) { m.CallinCreated.WithLabelValues(t).Inc() }}
-	callbackUI := withUI(cfg, rdb, pool, &deps, pub, env)
+	callbackUI := withUI(cfg, rdb, pool, durable, &deps, pub, env)
 	extra := callbackUI.Mount
 	if cfg.Platform.FaultInjection {
 		extra = n.loopFault(callbackUI.Mount)
@@ -230,7 +233,7 @@ func (n *node) wire(ctx context.Context) error {
 	n.worker("push", notifier.Run)
 	n.worker("callin-sweeper", func(c context.Context) error { return deps.Callin.RunSweeper(c, time.Minute) })
 	n.worker("ui-error-log", callbackUI.Run)
-	n.worker("settings", pub.follow)
+	n.worker("settings", pub.Run)
 	n.worker("monitor-size", func(c context.Context) error { return monitorSize(c, hot, m, interval) })
 	if proxies != nil {
 		n.worker("vq-proxies", proxies.Run)

@@ -22,7 +22,9 @@ func withStatisticsAndCaptcha(cfg *config.Config, svc *callback.Service, deps *h
 		verifyURL = captcha.DefaultVerifyURL
 	}
 	deps.Statistics = gws.NewStatistics(cfg.GWS.AuthURL, statsURL, creds)
+	deps.Statistics.Clock = svc.Clock
 	deps.Captcha = captcha.New(verifyURL, creds)
+	deps.Captcha.Clock = svc.Clock
 	svc.Captcha = deps.Captcha
 	if deps.CredentialChecks == nil {
 		deps.CredentialChecks = map[string]func([]byte) error{}

@@ -33,6 +33,7 @@ func withPush(cfg *config.Config, svc *callback.Service, deps *httpapi.Deps, cre
 		Tables:     registry.All,
 		Candidates: durable.PushCandidates,
 		Interval:   time.Duration(cfg.Platform.PushCheckSeconds) * time.Second,
+		Clock:      svc.Clock,
 		Sent: func(tenant, channel string, ok bool) {
 			result := "failure"
 			if ok {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -9,34 +10,29 @@ import (
 	"github.com/gesgo/ges/internal/config"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/httpapi"
+	"github.com/gesgo/ges/internal/pgstore"
+	"github.com/gesgo/ges/internal/redisstore"
 	"github.com/gesgo/ges/internal/settings"
 	"github.com/gesgo/ges/internal/ui"
 )
 
 // withUI builds the Callback UI and makes the external API report its
 // errors to the UI's error log (Developer tab).
-func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, deps *httpapi.Deps, pub *publisher, env *gws.Environment) *ui.UI {
+func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, durable *pgstore.Store, deps *httpapi.Deps, pub *settings.Publisher, env *gws.Environment) *ui.UI {
 	d := ui.Deps{
-		Redis: rdb, Pool: pool, Callbacks: deps.Callbacks, Settings: pub.registry, Tenants: env,
-		History:     pub.durable.History,
+		Sessions: redisstore.NewSessions(rdb), Clock: deps.Callbacks.Clock,
+		Callbacks: deps.Callbacks, Settings: pub.Registry(), Tenants: env,
+		History:     durable.History,
 		Credentials: deps.Credentials, CredentialChecks: deps.CredentialChecks, Callin: deps.Callin,
 		AuthURL: cfg.GWS.AuthURL, PublicAuthURL: cfg.GWS.PublicAuthURL, ConfURL: cfg.GWS.ConfURL,
 		ClientID: cfg.GWS.ClientID, ClientSecret: cfg.GWS.ClientSecret,
 		DevOpsUsername: cfg.UIDevOpsUsername, DevOpsPassword: cfg.UIDevOpsPassword, DevOpsGroups: cfg.DevOpsAccessGroups,
 		SessionTimeout: cfg.UISessionTimeout,
-		Refetch: func(ctx context.Context, tenant string) error {
-			st, err := pub.durable.Table(ctx, tenant, settings.TableName)
-			if err != nil {
-				return err
-			}
-			if st != nil {
-				pub.install(st)
-			}
-			// The VQ proxies are checked again even when the table did
-			// not change: that is what a refetch is asked for.
-			pub.notify()
-			return nil
-		},
+		Refetch:        pub.Refetch,
+	}
+	if pool != nil {
+		d.APIErrors = apiErrors{pgstore.NewUIErrors(pool)}
+		d.Grid = grid{pgstore.NewUIGrid(pool)}
 	}
 	if cfg.GWS.ConfURL != "" {
 		d.Permissions = gws.NewConfiguration(cfg.GWS.ConfURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
@@ -44,4 +40,35 @@ func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, d
 	u := ui.New(d)
 	deps.ErrorLog = func(_ context.Context, e httpapi.APIError) { u.Errors.Record(ui.APIError(e)) }
 	return u
+}
+
+// apiErrors serves the UI's error log from Postgres: the store has its own
+// row type, as it does not depend on the HTTP layer.
+type apiErrors struct{ *pgstore.UIErrors }
+
+func (s apiErrors) Add(ctx context.Context, batch []ui.APIError) error {
+	rows := make([]pgstore.APIError, len(batch))
+	for i, e := range batch {
+		rows[i] = pgstore.APIError(e)
+	}
+	return s.UIErrors.Add(ctx, rows)
+}
+
+func (s apiErrors) Search(ctx context.Context, tenant, corrID string, since time.Time, limit int) ([]ui.APIError, error) {
+	rows, err := s.UIErrors.Search(ctx, tenant, corrID, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.APIError, len(rows))
+	for i, r := range rows {
+		out[i] = ui.APIError(r)
+	}
+	return out, nil
+}
+
+// grid serves the UI's callback grid from Postgres.
+type grid struct{ *pgstore.UIGrid }
+
+func (g grid) Find(ctx context.Context, tenant string, q ui.GridQuery, offset, limit int) ([]string, int, error) {
+	return g.UIGrid.Find(ctx, tenant, pgstore.GridFilter(q), offset, limit)
 }

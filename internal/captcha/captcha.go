@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/credentials"
 )
 
@@ -89,7 +90,8 @@ type Verifier struct {
 	url     string
 	secrets SecretReader
 	client  *http.Client
-	now     func() time.Time
+	// Clock ages the cached settings (nil: clock.System).
+	Clock clock.Clock
 
 	mu    sync.Mutex
 	cache map[string]cachedSettings
@@ -104,7 +106,14 @@ type cachedSettings struct {
 // New returns a verifier calling verifyURL with the tenants' secrets.
 func New(verifyURL string, secrets SecretReader) *Verifier {
 	return &Verifier{url: verifyURL, secrets: secrets, client: &http.Client{Timeout: 5 * time.Second},
-		now: time.Now, cache: map[string]cachedSettings{}}
+		cache: map[string]cachedSettings{}}
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Clock == nil {
+		return clock.System{}.Now()
+	}
+	return v.Clock.Now()
 }
 
 // Settings returns the tenant's CAPTCHA settings and whether any are

@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gesgo/ges/internal/clock"
 )
 
 // Kinds of credentials.
@@ -34,13 +36,14 @@ var ErrNoKey = errors.New("no credentials key is configured")
 type Store struct {
 	pool *pgxpool.Pool
 	aead cipher.AEAD
-	now  func() time.Time
+	// Clock dates the stored credentials (nil: clock.System).
+	Clock clock.Clock
 }
 
 // New returns a store sealing with a key derived from secret (SHA-256), or
 // a store that refuses every call when secret is empty.
 func New(pool *pgxpool.Pool, secret string) (*Store, error) {
-	s := &Store{pool: pool, now: time.Now}
+	s := &Store{pool: pool}
 	if secret == "" {
 		return s, nil
 	}
@@ -53,6 +56,13 @@ func New(pool *pgxpool.Pool, secret string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *Store) now() time.Time {
+	if s.Clock == nil {
+		return clock.System{}.Now()
+	}
+	return s.Clock.Now()
 }
 
 func aad(tenant, kind string) []byte { return []byte(tenant + "\x00" + kind) }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gesgo/ges/internal/clock"
 )
 
 // Tenant is a contact center.
@@ -34,7 +36,8 @@ type Environment struct {
 	client      *http.Client
 	TTL         time.Duration
 	NegativeTTL time.Duration
-	now         func() time.Time
+	// Clock ages the cached answers (nil: clock.System).
+	Clock clock.Clock
 	// Status is told whether each call reached a healthy GWS.
 	Status func(ok bool)
 
@@ -66,7 +69,14 @@ func NewEnvironment(envURL, authURL, clientID, clientSecret string) *Environment
 		hc.Timeout = 5 * time.Second
 	}
 	return &Environment{base: strings.TrimRight(envURL, "/"), client: hc, TTL: time.Minute,
-		NegativeTTL: 10 * time.Second, now: time.Now, cache: map[string]cached{}, calls: map[string]*call{}}
+		NegativeTTL: 10 * time.Second, cache: map[string]cached{}, calls: map[string]*call{}}
+}
+
+func (e *Environment) now() time.Time {
+	if e.Clock == nil {
+		return clock.System{}.Now()
+	}
+	return e.Clock.Now()
 }
 
 // ByAPIKey returns the contact center that owns key.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/credentials"
 )
 
@@ -93,7 +94,8 @@ type Statistics struct {
 	authURL, statsURL string
 	creds             CredentialReader
 	client            *http.Client
-	now               func() time.Time
+	// Clock ages the cached answers (nil: clock.System).
+	Clock clock.Clock
 
 	group singleflight.Group
 
@@ -118,9 +120,16 @@ type statEntry struct {
 func NewStatistics(authURL, statsURL string, creds CredentialReader) *Statistics {
 	return &Statistics{
 		authURL: strings.TrimRight(authURL, "/"), statsURL: strings.TrimRight(statsURL, "/"),
-		creds: creds, client: &http.Client{Timeout: 10 * time.Second}, now: time.Now,
+		creds: creds, client: &http.Client{Timeout: 10 * time.Second},
 		tokens: map[string]tenantToken{}, cache: map[string]statEntry{},
 	}
+}
+
+func (s *Statistics) now() time.Time {
+	if s.Clock == nil {
+		return clock.System{}.Now()
+	}
+	return s.Clock.Now()
 }
 
 // Get answers a statistics request of the tenant: the cached answer when it

@@ -6,6 +6,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/gesgo/ges/internal/clock"
 )
 
 // Component is one dependency.
@@ -32,12 +34,21 @@ type Checker struct {
 	// Gauge is told each gauge value (1 healthy) and the overall health.
 	Gauge   func(name string, healthy bool)
 	Version string
+	// Clock dates the results and the uptime (nil: clock.System).
+	Clock   clock.Clock
 	started time.Time
 
 	mu    sync.RWMutex
 	last  map[string]Result
 	done  bool
 	unfit string // why the node takes no more traffic (draining, a loop failed)
+}
+
+func (c *Checker) now() time.Time {
+	if c.Clock == nil {
+		return clock.System{}.Now()
+	}
+	return c.Clock.Now()
 }
 
 // Unfit takes the node out of readiness for good: it is draining for a
@@ -50,7 +61,9 @@ func (c *Checker) Unfit(why string) {
 
 // Run checks every Interval until ctx ends.
 func (c *Checker) Run(ctx context.Context) error {
-	c.started = time.Now()
+	c.mu.Lock()
+	c.started = c.now()
+	c.mu.Unlock()
 	t := time.NewTicker(c.Interval)
 	defer t.Stop()
 	for {
@@ -73,7 +86,7 @@ func (c *Checker) CheckNow(ctx context.Context) {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			r := Result{Name: comp.Name, Status: "UP", Checked: time.Now().UTC()}
+			r := Result{Name: comp.Name, Status: "UP", Checked: c.now().UTC()}
 			if err := comp.Check(cctx); err != nil {
 				r.Status, r.Error = "DOWN", err.Error()
 			}
@@ -129,7 +142,7 @@ type Detail struct {
 func (c *Checker) Detail() Detail {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	d := Detail{Status: "UP", Version: c.Version, Uptime: time.Since(c.started).Round(time.Second).String(), Components: map[string]Result{}}
+	d := Detail{Status: "UP", Version: c.Version, Uptime: max(c.now().Sub(c.started), 0).Round(time.Second).String(), Components: map[string]Result{}}
 	for k, v := range c.last {
 		d.Components[k] = v
 		if v.Status != "UP" {

@@ -15,6 +15,7 @@ import (
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/callin"
 	"github.com/gesgo/ges/internal/captcha"
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/credentials"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/ids"
@@ -30,6 +31,8 @@ type Tenants interface {
 
 // Deps are what the APIs need.
 type Deps struct {
+	// Clock is the time of requests and error reports (nil: clock.System).
+	Clock     clock.Clock
 	Callbacks *callback.Service
 	Tenants   Tenants
 	Metrics   *metrics.Metrics
@@ -64,6 +67,12 @@ type APIError struct {
 
 type external struct{ Deps }
 
+func (d *Deps) setDefaults() {
+	if d.Clock == nil {
+		d.Clock = clock.System{}
+	}
+}
+
 // status is the envelope's status object.
 type status struct {
 	Code    int    `json:"code"`
@@ -92,7 +101,7 @@ func (x *external) fail(w http.ResponseWriter, r *http.Request, code int, msg st
 	ri := info(r.Context())
 	writeJSON(w, code, envelope{Status: status{Code: code, Message: msg, CorrID: ri.corrID}, Data: data})
 	if x.ErrorLog != nil {
-		x.ErrorLog(r.Context(), APIError{CorrID: ri.corrID, Tenant: ri.tenant, Method: r.Method, Path: r.URL.Path, Status: code, Message: msg, At: time.Now().UTC()})
+		x.ErrorLog(r.Context(), APIError{CorrID: ri.corrID, Tenant: ri.tenant, Method: r.Method, Path: r.URL.Path, Status: code, Message: msg, At: x.Clock.Now().UTC()})
 	}
 }
 
@@ -131,9 +140,10 @@ func (x *external) failErr(w http.ResponseWriter, r *http.Request, err error) {
 
 // External returns the handler of the external port.
 func External(d Deps) http.Handler {
+	d.setDefaults()
 	x := &external{d}
 	r := chi.NewRouter()
-	r.Use(observe(d.Metrics, "", func(w http.ResponseWriter, r *http.Request) {
+	r.Use(observe(d.Metrics, d.Clock, "", func(w http.ResponseWriter, r *http.Request) {
 		x.fail(w, r, http.StatusInternalServerError, "Internal error", nil)
 	}))
 	r.Use(x.cors)
@@ -253,7 +263,7 @@ func (x *external) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, err := parseCreate(m, time.Now().UTC())
+	req, err := parseCreate(m, x.Clock.Now().UTC())
 	if err == nil {
 		err = requirePushTargets(x.Callbacks, info(r.Context()).tenant, req)
 	}

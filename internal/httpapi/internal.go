@@ -92,9 +92,10 @@ func (x *internal) failErr(w http.ResponseWriter, r *http.Request, err error) {
 
 // Internal returns the handler of the internal port (3050).
 func Internal(d InternalDeps) http.Handler {
+	d.setDefaults()
 	x := &internal{d}
 	r := chi.NewRouter()
-	r.Use(observe(d.Metrics, metrics.PrivatePath, func(w http.ResponseWriter, r *http.Request) {
+	r.Use(observe(d.Metrics, d.Clock, metrics.PrivatePath, func(w http.ResponseWriter, r *http.Request) {
 		x.fail(w, http.StatusInternalServerError, excInternal, "Internal error")
 	}))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"time"
 
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/ids"
 	"github.com/gesgo/ges/internal/metrics"
 )
@@ -56,10 +56,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // turns a panic into a 500 (counted as UNCAUGHT_EXCEPTION) instead of a
 // dropped connection. fixedPath, when set, is the path label of every
 // request (the internal port is "Private API Endpoint").
-func observe(m *metrics.Metrics, fixedPath string, onPanic func(http.ResponseWriter, *http.Request)) func(http.Handler) http.Handler {
+func observe(m *metrics.Metrics, clk clock.Clock, fixedPath string, onPanic func(http.ResponseWriter, *http.Request)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
+			start := clk.Now()
 			ri := &reqInfo{corrID: ids.New(), path: fixedPath}
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 			sw := &statusWriter{ResponseWriter: w}
@@ -75,7 +75,9 @@ func observe(m *metrics.Metrics, fixedPath string, onPanic func(http.ResponseWri
 				if path == "" {
 					path = "unmatched"
 				}
-				m.Request(ri.tenant, path, r.Method, sw.status, time.Since(start).Seconds())
+				// The clock is a wall clock: one stepped back must not make
+				// a negative duration.
+				m.Request(ri.tenant, path, r.Method, sw.status, max(clk.Now().Sub(start), 0).Seconds())
 				if sw.status >= 500 {
 					slog.Warn("request failed", "corrId", ri.corrID, "method", r.Method, "path", path, "status", sw.status)
 				}

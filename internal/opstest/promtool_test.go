@@ -22,8 +22,7 @@ type sample struct {
 }
 
 // parseExposition reads a /metrics body (text format 0.0.4).
-func parseExposition(t *testing.T, body string) []sample {
-	t.Helper()
+func parseExposition(body string) ([]sample, error) {
 	var out []sample
 	sc := bufio.NewScanner(strings.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -34,11 +33,11 @@ func parseExposition(t *testing.T, body string) []sample {
 		}
 		s, err := parseSampleLine(line)
 		if err != nil {
-			t.Fatalf("/metrics line %d %q: %v", n, line, err)
+			return nil, fmt.Errorf("/metrics line %d %q: %w", n, line, err)
 		}
 		out = append(out, s)
 	}
-	return out
+	return out, sc.Err()
 }
 
 func parseSampleLine(line string) (sample, error) {

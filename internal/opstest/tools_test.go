@@ -4,7 +4,8 @@
 // and the files under deploy/ that are derived from the chart.
 //
 // The tests need helm and promtool on PATH (scripts/ops-tools.sh builds both).
-// Without them they skip, except in CI (CI=true), where they fail.
+// Without them they skip, except in CI (CI set, as .ci/run and CI runners
+// do), where they fail.
 package opstest
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,18 +25,33 @@ import (
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // tool returns the path of a command the test needs. A missing tool skips the
-// test on a developer machine and fails it in CI, where .ci/run installs it.
+// test on a developer machine and fails it in CI, where .ci/run installs it:
+// there a missing tool is a broken setup that must not pass for green.
 func tool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err == nil {
 		return p
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not on PATH; .ci/run installs it with scripts/ops-tools.sh", name)
+	if inCI() {
+		t.Fatalf("%s is not on PATH and CI=%q; .ci/run installs it with scripts/ops-tools.sh", name, os.Getenv("CI"))
 	}
 	t.Skipf("%s is not on PATH (bash scripts/ops-tools.sh builds it); skipping", name)
 	return ""
+}
+
+// inCI tells whether the tests run in CI. Runners set CI, mostly to "true"
+// but also to "1" or their own name; only an empty value or an explicit
+// false is a developer machine.
+func inCI() bool {
+	v := strings.TrimSpace(os.Getenv("CI"))
+	if v == "" {
+		return false
+	}
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	return true
 }
 
 // run runs a command with a timeout and returns its standard output; a
@@ -126,4 +143,13 @@ func ruleFileFromPrometheusRule(t *testing.T, manifest string) string {
 	}
 	t.Fatalf("no spec in the rendered PrometheusRule:\n%s", manifest)
 	return ""
+}
+
+func TestInCI(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "false": false, "0": false, "true": true, "1": true, "TRUE": true, "woodpecker": true} {
+		t.Setenv("CI", v)
+		if got := inCI(); got != want {
+			t.Errorf("CI=%q: inCI() = %v, want %v", v, got, want)
+		}
+	}
 }

@@ -27,13 +27,9 @@ func (s *Store) PublishTable(ctx context.Context, tenant, name string, rows []se
 	return version, err
 }
 
-// StoredTable is a table as stored.
-type StoredTable struct {
-	Tenant  string
-	Name    string
-	Version int64
-	Rows    []settings.Row
-}
+// StoredTable is a table as stored; it is the settings package's type so
+// that Store serves settings.Publisher as it is.
+type StoredTable = settings.Stored
 
 // Table reads one tenant's table (nil when never published).
 func (s *Store) Table(ctx context.Context, tenant, name string) (*StoredTable, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/settings"
 )
 
@@ -92,7 +93,8 @@ type Notifier struct {
 	Workers  int
 	// SendTimeout bounds one send (the SDK retries 503 by itself).
 	SendTimeout time.Duration
-	Now         func() time.Time
+	// Clock dates the sent marks (nil: clock.System).
+	Clock clock.Clock
 	// Sent is told about every send (ges_push_notifications_sent).
 	Sent func(tenant, channel string, ok bool)
 	// Unreachable is told when FCM could not be reached (NEXUS_ACCESS_FAILURE).
@@ -121,10 +123,10 @@ func (n *Notifier) init() {
 }
 
 func (n *Notifier) now() time.Time {
-	if n.Now != nil {
-		return n.Now()
+	if n.Clock != nil {
+		return n.Clock.Now()
 	}
-	return time.Now()
+	return clock.System{}.Now()
 }
 
 // Reported is the hook of callback.Service: it queues cb for a look when

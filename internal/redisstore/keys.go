@@ -74,3 +74,8 @@ const (
 	// reconcileLeaseKey lets one node per interval run the reconciler.
 	reconcileLeaseKey = "ges:reconcile-lease"
 )
+
+// sessionKey holds one UI session (no hash tag: each is used alone). It is
+// named by the hex SHA-256 of the session id, never the id itself, so a dump
+// of Redis holds no usable session.
+func sessionKey(idDigest string) string { return "ges:ui:session:" + idDigest }

@@ -133,8 +133,27 @@ func (f gridFilter) ExportURL() string {
 	return "/ges/callbacks/export.csv?" + v.Encode()
 }
 
-// findIDs selects the ids of a page of matching callbacks, newest desired
-// time first, and the total count.
+// GridQuery selects the callbacks of the grid and the export. Empty fields
+// do not narrow, except Services: none selects nothing.
+type GridQuery struct {
+	Services []string
+	State    string
+	// From and To bound the desired time: From <= t < To.
+	From, To *time.Time
+	// Phone is a part of the number.
+	Phone string
+}
+
+// Grid finds the callbacks of the grid and the export (pgstore.UIGrid).
+type Grid interface {
+	// Find returns the ids of a page of matching callbacks, newest desired
+	// time first, and how many match in all.
+	Find(ctx context.Context, tenant string, q GridQuery, offset, limit int) (ids []string, total int, err error)
+}
+
+// findIDs selects the ids of a page of matching callbacks among the
+// services the user may see, newest desired time first, and the total
+// count.
 func (u *UI) findIDs(ctx context.Context, tenant string, services []string, f gridFilter, offset, limit int) ([]string, int, error) {
 	if f.Service != "" {
 		if !slices.Contains(services, f.Service) {
@@ -145,28 +164,7 @@ func (u *UI) findIDs(ctx context.Context, tenant string, services []string, f gr
 	if len(services) == 0 {
 		return nil, 0, nil
 	}
-	where := `ccid=$1 AND service = ANY($2) AND ($3='' OR state=$3) AND ($4::timestamptz IS NULL OR desired_time >= $4)
-		AND ($5::timestamptz IS NULL OR desired_time < $5) AND ($6='' OR strpos(phone, $6) > 0)`
-	args := []any{tenant, services, f.State, f.from, f.to, f.Phone}
-	var total int
-	if err := u.d.Pool.QueryRow(ctx, `SELECT count(*) FROM callbacks WHERE `+where, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := u.d.Pool.Query(ctx, `SELECT id::text FROM callbacks WHERE `+where+` ORDER BY desired_time DESC, id LIMIT $7 OFFSET $8`,
-		append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, 0, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, total, rows.Err()
+	return u.d.Grid.Find(ctx, tenant, GridQuery{Services: services, State: f.State, From: f.from, To: f.to, Phone: f.Phone}, offset, limit)
 }
 
 // load reads the current records (live state from Redis, else Postgres).
@@ -293,7 +291,7 @@ func (u *UI) callbacksPage(w http.ResponseWriter, r *http.Request) {
 		"Filter": f, "Rows": rows, "Header": header, "Total": total, "Pages": pages, "Services": services,
 		"States": states, "Columns": columns, "Masked": mask,
 		"Prev": f.URL(f.Page - 1), "Next": f.URL(f.Page + 1), "HasPrev": f.Page > 1, "HasNext": f.Page < pages,
-		"Now": time.Now().UTC(),
+		"Now": u.d.Clock.Now().UTC(),
 	})
 }
 
@@ -311,7 +309,7 @@ func (u *UI) exportCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="callbacks-%s.csv"`, time.Now().UTC().Format("20060102-150405")))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="callbacks-%s.csv"`, u.d.Clock.Now().UTC().Format("20060102-150405")))
 	cw := csv.NewWriter(w)
 	head := []string{"id", "service", "phone", "state", "reason", "desiredTime", "created", "updated"}
 	_ = cw.Write(append(head, f.UD...))
@@ -470,7 +468,7 @@ func (u *UI) callbackPage(w http.ResponseWriter, r *http.Request) {
 			// Slots around the current desired time: where a customer on
 			// the phone usually wants to move it.
 			from := cb.Desired.Add(-slotsBefore)
-			if now := time.Now(); from.Before(now) {
+			if now := u.d.Clock.Now(); from.Before(now) {
 				from = now
 			}
 			if slots, err := u.d.Callbacks.Availability(r.Context(), sess.Tenant, svc, from, from.Add(slotsSpan)); err == nil {

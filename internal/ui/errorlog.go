@@ -6,8 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/httpapi"
 )
 
@@ -17,11 +16,22 @@ const ErrorRetention = 14 * 24 * time.Hour
 // APIError is one failed external API request, as the API reports it.
 type APIError = httpapi.APIError
 
-// ErrorLog keeps the external API's errors in Postgres for the Developer
-// tab. Record never blocks the API: errors beyond a full queue are dropped
-// (and counted in the log).
+// ErrorStore keeps the API errors of the Developer tab (pgstore.UIErrors).
+type ErrorStore interface {
+	Add(ctx context.Context, batch []APIError) error
+	// Prune deletes the errors older than before.
+	Prune(ctx context.Context, before time.Time) error
+	// Search lists a tenant's errors since a time, newest first; corrID
+	// narrows to the ids starting with it.
+	Search(ctx context.Context, tenant, corrID string, since time.Time, limit int) ([]APIError, error)
+}
+
+// ErrorLog keeps the external API's errors for the Developer tab. Record
+// never blocks the API: errors beyond a full queue are dropped (and counted
+// in the log).
 type ErrorLog struct {
-	pool    *pgxpool.Pool
+	store   ErrorStore
+	clock   clock.Clock
 	queue   chan APIError
 	dropped atomic.Int64
 }
@@ -62,61 +72,21 @@ func (l *ErrorLog) run(ctx context.Context) error {
 					break more
 				}
 			}
-			l.write(ctx, batch)
+			if err := l.store.Add(ctx, batch); err != nil {
+				slog.Warn("could not keep API errors for the Developer tab", "count", len(batch), "err", err)
+			}
 		}
-	}
-}
-
-func (l *ErrorLog) write(ctx context.Context, batch []APIError) {
-	var ccid, corr, method, path, msg []string
-	var status []int32
-	var at []time.Time
-	for _, e := range batch {
-		ccid, corr, method, path, msg = append(ccid, e.Tenant), append(corr, e.CorrID), append(method, e.Method), append(path, e.Path), append(msg, e.Message)
-		status, at = append(status, int32(e.Status)), append(at, e.At)
-	}
-	_, err := l.pool.Exec(ctx, `INSERT INTO ui_api_errors (ccid, corr_id, method, path, message, status, at)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[])`,
-		ccid, corr, method, path, msg, status, at)
-	if err != nil {
-		slog.Warn("could not keep API errors for the Developer tab", "count", len(batch), "err", err)
 	}
 }
 
 func (l *ErrorLog) prune(ctx context.Context) {
-	if _, err := l.pool.Exec(ctx, `DELETE FROM ui_api_errors WHERE at < $1`, time.Now().Add(-ErrorRetention)); err != nil {
+	if err := l.store.Prune(ctx, l.clock.Now().Add(-ErrorRetention)); err != nil {
 		slog.Warn("could not prune the API error log", "err", err)
 	}
 }
 
-// Search lists a tenant's errors, newest first; corrID narrows to the ids
-// starting with it.
+// Search lists a tenant's errors of the retention period, newest first;
+// corrID narrows to the ids starting with it.
 func (l *ErrorLog) Search(ctx context.Context, tenant, corrID string, limit int) ([]APIError, error) {
-	rows, err := l.pool.Query(ctx, `SELECT ccid, corr_id, method, path, status, message, at FROM ui_api_errors
-		WHERE ccid=$1 AND ($2='' OR corr_id LIKE $3) AND at >= $4 ORDER BY at DESC LIMIT $5`,
-		tenant, corrID, escapeLike(corrID)+"%", time.Now().Add(-ErrorRetention), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []APIError
-	for rows.Next() {
-		var e APIError
-		if err := rows.Scan(&e.Tenant, &e.CorrID, &e.Method, &e.Path, &e.Status, &e.Message, &e.At); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-func escapeLike(s string) string {
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
-		if r == '%' || r == '_' || r == '\\' {
-			out = append(out, '\\')
-		}
-		out = append(out, r)
-	}
-	return string(out)
+	return l.store.Search(ctx, tenant, corrID, l.clock.Now().Add(-ErrorRetention), limit)
 }

@@ -106,7 +106,7 @@ func (u *UI) callinGroupPage(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, res{x, p})
 	}
-	u.render(w, r, http.StatusOK, "callin_group", sess, map[string]any{"Group": g, "Reservations": out, "Now": time.Now()})
+	u.render(w, r, http.StatusOK, "callin_group", sess, map[string]any{"Group": g, "Reservations": out, "Now": u.d.Clock.Now()})
 }
 
 func (u *UI) putCallinGroup(w http.ResponseWriter, r *http.Request) {

@@ -3,10 +3,8 @@ package ui
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,16 +12,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/gesgo/ges/internal/clock"
 )
 
-// Redis keys of the UI. The cookie value is never stored: the key is its
-// SHA-256, so a dump of Redis holds no usable session.
+// Cookies of the UI. The session cookie's value is the session id, which
+// the store never keeps as such.
 const (
-	sessionKeyPrefix = "ges:ui:session:"
-	sessionCookie    = "ges_session"
-	loginCookie      = "ges_login"
-	cookiePath       = "/ges"
+	sessionCookie = "ges_session"
+	loginCookie   = "ges_login"
+	cookiePath    = "/ges"
 )
 
 // Session is one signed-in user, shared by every node through Redis.
@@ -49,9 +46,24 @@ type Session struct {
 	FlashKind string `json:"flashKind,omitempty"`
 }
 
-// sessions keeps sessions in Redis with a sliding idle timeout.
+// SessionStore keeps encoded sessions by id, with an expiry
+// (redisstore.Sessions).
+type SessionStore interface {
+	Save(ctx context.Context, id string, body []byte, ttl time.Duration) error
+	// Load returns the body and whether the session exists; touch > 0
+	// restarts its expiry at that much.
+	Load(ctx context.Context, id string, touch time.Duration) ([]byte, bool, error)
+	// Update replaces the body and keeps the remaining lifetime; it fails
+	// when the session is gone.
+	Update(ctx context.Context, id string, body []byte) error
+	Delete(ctx context.Context, id string) error
+}
+
+// sessions keeps sessions, shared by every node, with a sliding idle
+// timeout.
 type sessions struct {
-	rdb     redis.UniversalClient
+	store   SessionStore
+	clock   clock.Clock
 	timeout time.Duration
 }
 
@@ -61,18 +73,13 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func sessionKey(id string) string {
-	h := sha256.Sum256([]byte(id))
-	return sessionKeyPrefix + hex.EncodeToString(h[:])
-}
-
 var errNoSession = errors.New("no session")
 
 // create stores a new session and returns it with its id.
 func (s *sessions) create(ctx context.Context, sess *Session) error {
 	sess.id = randomToken()
 	sess.CSRF = randomToken()
-	sess.Created = time.Now().UTC()
+	sess.Created = s.clock.Now().UTC()
 	return s.save(ctx, sess)
 }
 
@@ -81,7 +88,7 @@ func (s *sessions) save(ctx context.Context, sess *Session) error {
 	if err != nil {
 		return err
 	}
-	return s.rdb.Set(ctx, sessionKey(sess.id), b, s.timeout).Err()
+	return s.store.Save(ctx, sess.id, b, s.timeout)
 }
 
 // load returns the session of id; touch restarts its idle timeout.
@@ -89,18 +96,16 @@ func (s *sessions) load(ctx context.Context, id string, touch bool) (*Session, e
 	if id == "" {
 		return nil, errNoSession
 	}
-	var b []byte
-	var err error
+	var keepAlive time.Duration
 	if touch {
-		b, err = s.rdb.GetEx(ctx, sessionKey(id), s.timeout).Bytes()
-	} else {
-		b, err = s.rdb.Get(ctx, sessionKey(id)).Bytes()
+		keepAlive = s.timeout
 	}
-	if errors.Is(err, redis.Nil) {
-		return nil, errNoSession
-	}
+	b, found, err := s.store.Load(ctx, id, keepAlive)
 	if err != nil {
 		return nil, err
+	}
+	if !found {
+		return nil, errNoSession
 	}
 	var sess Session
 	if err := json.Unmarshal(b, &sess); err != nil {
@@ -116,11 +121,11 @@ func (s *sessions) update(ctx context.Context, sess *Session) error {
 	if err != nil {
 		return err
 	}
-	return s.rdb.SetArgs(ctx, sessionKey(sess.id), b, redis.SetArgs{KeepTTL: true, Mode: "XX"}).Err()
+	return s.store.Update(ctx, sess.id, b)
 }
 
 func (s *sessions) delete(ctx context.Context, id string) error {
-	return s.rdb.Del(ctx, sessionKey(id)).Err()
+	return s.store.Delete(ctx, id)
 }
 
 // secure tells whether the browser reached us over TLS, directly or

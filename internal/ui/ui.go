@@ -18,11 +18,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/callin"
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/credentials"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/settings"
@@ -43,8 +42,15 @@ type Permissions interface {
 
 // Deps are what the UI needs.
 type Deps struct {
-	Redis     redis.UniversalClient
-	Pool      *pgxpool.Pool
+	// Sessions keeps the signed-in users' sessions.
+	Sessions SessionStore
+	// APIErrors keeps the external API's errors; nil: the Developer tab
+	// lists none.
+	APIErrors ErrorStore
+	// Grid finds the callbacks the grid and the export list.
+	Grid Grid
+	// Clock is the time of the pages and sessions (nil: clock.System).
+	Clock     clock.Clock
 	Callbacks *callback.Service
 	Settings  *settings.Registry
 	Tenants   Tenants
@@ -84,10 +90,13 @@ func New(d Deps) *UI {
 	if d.SessionTimeout <= 0 {
 		d.SessionTimeout = 20 * time.Minute
 	}
-	u := &UI{d: d, sessions: &sessions{rdb: d.Redis, timeout: d.SessionTimeout}, pages: map[string]*template.Template{}}
+	if d.Clock == nil {
+		d.Clock = clock.System{}
+	}
+	u := &UI{d: d, sessions: &sessions{store: d.Sessions, clock: d.Clock, timeout: d.SessionTimeout}, pages: map[string]*template.Template{}}
 	u.gwsUser = newUserDirectory(d.AuthURL, d.ConfURL, d.ClientID, d.ClientSecret)
-	if d.Pool != nil {
-		u.Errors = &ErrorLog{pool: d.Pool, queue: make(chan APIError, 1024)}
+	if d.APIErrors != nil {
+		u.Errors = &ErrorLog{store: d.APIErrors, clock: d.Clock, queue: make(chan APIError, 1024)}
 	}
 	names, err := fs.Glob(web.Templates, "templates/*.html")
 	if err != nil {
@@ -308,7 +317,8 @@ func (u *UI) services(ctx context.Context, sess *Session) []string {
 	if sess.DevOps || u.d.Permissions == nil {
 		return all
 	}
-	if time.Since(sess.ServicesAt) > servicesTTL {
+	now := u.d.Clock.Now()
+	if now.Sub(sess.ServicesAt) > servicesTTL {
 		var visible []string
 		failed := false
 		for _, svc := range all {
@@ -326,7 +336,7 @@ func (u *UI) services(ctx context.Context, sess *Session) []string {
 			}
 		}
 		if !failed || sess.ServicesAt.IsZero() {
-			sess.Services, sess.ServicesAt = visible, time.Now()
+			sess.Services, sess.ServicesAt = visible, now
 			if err := u.sessions.update(ctx, sess); err != nil {
 				slog.Warn("could not keep the visible services", "err", err)
 			}
