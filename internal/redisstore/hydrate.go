@@ -234,16 +234,28 @@ func (s *Store) RestoreMany(ctx context.Context, cbs []*callback.Callback, dues 
 		return cmds, err
 	}
 	cmds, err := run()
+	put := 0
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// A server that lost its scripts (a restarted cluster master)
+		// failed its calls; the others ran theirs: count those, and run
+		// only the failed ones again.
 		if err := restoreManyScript.Load(ctx, s.rdb).Err(); err != nil {
 			return 0, err
 		}
+		var again []call
+		for i, c := range cmds {
+			if c.Err() != nil && redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+				again = append(again, calls[i])
+			} else if n, e := c.Int(); e == nil {
+				put += n
+			}
+		}
+		calls = again
 		cmds, err = run()
 	}
 	if err != nil {
-		return 0, err
+		return put, err
 	}
-	put := 0
 	for _, c := range cmds {
 		n, _ := c.Int()
 		put += n

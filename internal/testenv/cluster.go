@@ -20,13 +20,7 @@ func StartRedisCluster(t testing.TB) []*Redis {
 	var nodes []*Redis
 	var addrs []string
 	for range 3 {
-		r := &Redis{t: t, bin: redisServerBin(t), dir: t.TempDir()}
-		r.Port = FreePort(t)
-		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
-		r.args = []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes-" + strconv.Itoa(r.Port) + ".conf"}
-		if err := r.start(); err != nil {
-			r.fail(err)
-		}
+		r := startClusterNode(t)
 		nodes = append(nodes, r)
 		addrs = append(addrs, r.Addr)
 	}
@@ -51,5 +45,31 @@ func StartRedisCluster(t testing.TB) []*Redis {
 			t.Fatalf("testenv: the Redis Cluster did not become ok:\n%s", info)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startClusterNode starts one cluster-enabled server. A cluster node also
+// listens on its port + 10000 (the cluster bus), which no reservation
+// covers and another process may hold: such a start is retried on other
+// ports.
+func startClusterNode(t testing.TB) *Redis {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		r := &Redis{t: t, bin: redisServerBin(t), dir: t.TempDir()}
+		r.Port = FreePort(t)
+		if !portBindable(r.Port + 10000) {
+			continue
+		}
+		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
+		r.args = []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes-" + strconv.Itoa(r.Port) + ".conf"}
+		err := r.start()
+		if err == nil {
+			return r
+		}
+		if attempt < 5 {
+			r.Proc.Stop()
+			continue
+		}
+		r.fail(err)
 	}
 }
