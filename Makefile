@@ -1,4 +1,4 @@
-.PHONY: build run test fmt lint clean
+.PHONY: build run test chaos fmt lint clean
 
 build:
 	go build ./...
@@ -9,6 +9,11 @@ run:
 
 test:
 	go vet ./... && go test -race -count=1 -timeout 25m ./...
+
+# The full fault-injection suite: three nodes under load, every fault at full
+# length (about 25 minutes). make test runs its short version.
+chaos:
+	GES_CHAOS=full go test -race -count=1 -timeout 30m -v -run . ./internal/faulttest/
 
 fmt:
 	gofmt -w .

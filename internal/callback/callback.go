@@ -93,7 +93,8 @@ type Callback struct {
 	// options sent on create (_route_point, cbOfferType, ...) and keys ORS
 	// reports (_CB_DIAL_1_RESULT, ...). Values are text, as in GMS.
 	Props map[string]string
-	// UserData is the caller's attached data (a JSON object), kept verbatim.
+	// UserData is the caller's attached data (a JSON object); its keys and
+	// values are kept, its spacing may not be (Postgres normalises JSON).
 	UserData json.RawMessage
 	Rev      int64 // bumped by every change; orders writes to the durable store
 }

@@ -30,6 +30,13 @@ type Postgres struct {
 	proc        *Proc
 	seq         atomic.Int64
 	releasePort func()
+
+	mu       sync.Mutex // serialises Stop and Start
+	bindir   string
+	base     string // holds data/, sock/ and the server logs
+	env      []string
+	cred     *syscall.Credential
+	launches int
 }
 
 var sharedPG struct {
@@ -137,7 +144,7 @@ func startPostgres() (*Postgres, error) {
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
 
-	pg := &Postgres{Host: "127.0.0.1", User: "ges"}
+	pg := &Postgres{Host: "127.0.0.1", User: "ges", bindir: bindir, base: base, env: env, cred: cred}
 	for attempt := 1; ; attempt++ {
 		port, release, err := reservePort()
 		if err != nil {
@@ -147,37 +154,69 @@ func startPostgres() (*Postgres, error) {
 		// closed by its finalizer, which would free the port for others.
 		pg.releasePort = release
 		pg.Port = port
-		cmd := exec.Command(filepath.Join(bindir, "postgres"),
-			"-D", data,
-			"-p", strconv.Itoa(port),
-			"-h", "127.0.0.1",
-			"-k", sock,
-			// A throwaway cluster needs no crash safety; these make
-			// schema set-up and writes several times faster.
-			"-c", "fsync=off",
-			"-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off",
-			// Parallel tests, each with several GES nodes and their pools.
-			"-c", "max_connections=400",
-		)
-		cmd.Dir, cmd.Env = base, env
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		// SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for
-		// every client to disconnect.
-		pg.proc, err = startProc("postgres", cmd, filepath.Join(base, fmt.Sprintf("postgres-%d.log", attempt)), syscall.SIGINT)
-		if err != nil {
-			return nil, err
-		}
-		err = pg.waitReady(30 * time.Second)
+		err = pg.launch()
 		if err == nil {
 			return pg, nil
 		}
-		pg.proc.Stop()
-		if attempt < 3 && pg.proc.addrInUse() {
+		if attempt < 3 && pg.proc != nil && pg.proc.addrInUse() {
 			continue
 		}
-		return nil, fmt.Errorf("%v\n%s", err, pg.proc.logTail())
+		return nil, err
 	}
+}
+
+// launch starts the server on pg.Port with the cluster's data directory and
+// waits until it accepts connections.
+func (p *Postgres) launch() error {
+	p.launches++
+	cmd := exec.Command(filepath.Join(p.bindir, "postgres"),
+		"-D", filepath.Join(p.base, "data"),
+		"-p", strconv.Itoa(p.Port),
+		"-h", "127.0.0.1",
+		"-k", filepath.Join(p.base, "sock"),
+		// A throwaway cluster needs no crash safety; these make
+		// schema set-up and writes several times faster.
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		// Parallel tests, each with several GES nodes and their pools.
+		"-c", "max_connections=400",
+	)
+	cmd.Dir, cmd.Env = p.base, p.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	// SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for
+	// every client to disconnect.
+	var err error
+	p.proc, err = startProc("postgres", cmd, filepath.Join(p.base, fmt.Sprintf("postgres-%d.log", p.launches)), syscall.SIGINT)
+	if err != nil {
+		return err
+	}
+	if err := p.waitReady(30 * time.Second); err != nil {
+		p.proc.Stop()
+		return fmt.Errorf("%v\n%s", err, p.proc.logTail())
+	}
+	return nil
+}
+
+// Stop shuts the server down (fast shutdown: clients are disconnected) and
+// keeps its data directory and port, so Start brings the same databases
+// back. The cluster is shared by the test binary: only a package whose tests
+// expect the outage may use it.
+func (p *Postgres) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.proc.Stop()
+}
+
+// Start starts a stopped server again on the same port and waits until it
+// accepts connections; it does nothing if the server is running.
+func (p *Postgres) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.proc.Exited() {
+		return nil
+	}
+	return p.launch()
 }
 
 func (p *Postgres) waitReady(timeout time.Duration) error {

@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// Redis is a private redis-server on a loopback port, without persistence.
+// Redis is a private redis-server on a loopback port, without persistence
+// unless started with StartRedisWith.
 type Redis struct {
 	Addr string // 127.0.0.1:PORT
 	Port int
@@ -22,13 +23,20 @@ type Redis struct {
 	bin  string
 	dir  string
 	args []string // extra server arguments (cluster mode)
+	opts RedisOptions
 }
 
 // StartRedis starts a private redis-server for the test and stops it when the
 // test ends.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	r := &Redis{t: t, bin: redisServerBin(t), dir: t.TempDir()}
+	return StartRedisWith(t, RedisOptions{})
+}
+
+// StartRedisWith is StartRedis with persistence settings.
+func StartRedisWith(t testing.TB, o RedisOptions) *Redis {
+	t.Helper()
+	r := &Redis{t: t, bin: redisServerBin(t), dir: t.TempDir(), opts: o}
 	for attempt := 1; ; attempt++ {
 		r.Port = FreePort(t)
 		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
@@ -44,15 +52,16 @@ func StartRedis(t testing.TB) *Redis {
 	}
 }
 
-// Stop shuts the server down. Its data is gone; Restart brings up an empty
-// server on the same port.
+// Stop shuts the server down. Without persistence its data is gone; Restart
+// brings up an empty server on the same port.
 func (r *Redis) Stop() { r.Proc.Stop() }
 
 // Kill kills the server with SIGKILL, as a crash would.
 func (r *Redis) Kill() { r.Proc.Kill() }
 
-// Restart stops the server if it is running and starts an empty one on the
-// same port.
+// Restart stops the server if it is running and starts it again on the
+// same port and data directory: empty, unless Snapshot or the persistence
+// options left a dump.rdb or an append-only file there, which it loads.
 func (r *Redis) Restart() {
 	r.t.Helper()
 	r.Proc.Stop()
@@ -65,8 +74,8 @@ func (r *Redis) start() error {
 	cmd := exec.Command(r.bin,
 		"--port", strconv.Itoa(r.Port),
 		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
+		"--save", r.opts.Save,
+		"--appendonly", r.opts.appendOnly(),
 		"--dir", r.dir,
 		"--daemonize", "no",
 		"--logfile", "",

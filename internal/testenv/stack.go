@@ -25,6 +25,12 @@ type StackOptions struct {
 	// RedisCluster runs GES' Redis as a three-master Redis Cluster
 	// (REDIS_CLUSTER=true); Stack.Redis is then its first node.
 	RedisCluster bool
+	// ServiceURL gives every node the same INTERNAL_URL, a Balancer over
+	// all nodes (Stack.Balancer), so that ORS reports reach any live node.
+	ServiceURL bool
+	// Redis and Voice turn on persistence of GES' Redis (not in cluster
+	// mode) and of the Voice Redis.
+	Redis, Voice RedisOptions
 }
 
 // Stack is a whole platform for one test: GES Redis, Voice Redis, a fresh
@@ -40,6 +46,7 @@ type Stack struct {
 	Sim        *Sim
 	Nodes      []*Node
 	Fixture    *Fixture
+	Balancer   *Balancer // with StackOptions.ServiceURL
 
 	gesBin, simBin string
 	env            map[string]string // default node environment, without the per-node ports
@@ -87,9 +94,9 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		s.RedisNodes = StartRedisCluster(t)
 		s.Redis = s.RedisNodes[0]
 	} else {
-		s.Redis = StartRedis(t)
+		s.Redis = StartRedisWith(t, o.Redis)
 	}
-	s.Voice = StartRedis(t)
+	s.Voice = StartRedisWith(t, o.Voice)
 	s.PG = SharedPostgres(t)
 	s.DBName = s.PG.NewDatabase(t)
 	s.Sim = s.startSim(t)
@@ -128,6 +135,9 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		s.env["REDIS_CLUSTER"] = "true"
 	}
 	s.extra = o.Env
+	if o.ServiceURL {
+		s.Balancer = StartBalancer(t)
+	}
 
 	// Start every node before waiting for any: they start up (and run
 	// migrations under their advisory lock) concurrently, as in production.
@@ -292,10 +302,15 @@ func (s *Stack) spawnNode(t testing.TB, i int) *Node {
 	n := &Node{Name: "ges-" + strconv.Itoa(i), InternalPort: FreePort(t), ExternalPort: FreePort(t)}
 	n.InternalURL = "http://127.0.0.1:" + strconv.Itoa(n.InternalPort)
 	n.ExternalURL = "http://127.0.0.1:" + strconv.Itoa(n.ExternalPort)
+	serviceURL := n.InternalURL
+	if s.Balancer != nil {
+		serviceURL = s.Balancer.URL
+		s.Balancer.Add(n.InternalURL)
+	}
 	n.Env = mergeEnv(s.env, map[string]string{
 		"INTERNAL_PORT": strconv.Itoa(n.InternalPort),
 		"EXTERNAL_PORT": strconv.Itoa(n.ExternalPort),
-		"INTERNAL_URL":  n.InternalURL,
+		"INTERNAL_URL":  serviceURL,
 	})
 	n.Env = mergeEnv(n.Env, s.extra)
 	n.Proc = s.startNodeProc(t, n)

@@ -2,6 +2,7 @@ package ors
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,11 +20,54 @@ type Behaviour struct {
 	mu  sync.Mutex
 	cfg fixture.ORS
 	rng *rand.Rand
+	// resumed is open while the consumer is paused and closed when it
+	// resumes, so that every waiter wakes at once.
+	resumed chan struct{}
 }
 
 // NewBehaviour starts from the fixture's ORS settings.
 func NewBehaviour(cfg fixture.ORS) *Behaviour {
-	return &Behaviour{cfg: cfg, rng: newRand(cfg.Seed)}
+	b := &Behaviour{cfg: cfg, rng: newRand(cfg.Seed)}
+	if cfg.Paused {
+		b.resumed = make(chan struct{})
+	}
+	return b
+}
+
+// Paused reports whether the consumer is frozen.
+func (b *Behaviour) Paused() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.resumed != nil
+}
+
+// WaitRunning returns at once unless the consumer is paused, and otherwise
+// when it resumes or ctx ends.
+func (b *Behaviour) WaitRunning(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		ch := b.resumed
+		b.mu.Unlock()
+		if ch == nil {
+			return ctx.Err()
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// setPaused opens or closes the gate; b.mu is held.
+func (b *Behaviour) setPaused(paused bool) {
+	switch {
+	case paused && b.resumed == nil:
+		b.resumed = make(chan struct{})
+	case !paused && b.resumed != nil:
+		close(b.resumed)
+		b.resumed = nil
+	}
 }
 
 func newRand(seed int64) *rand.Rand {
@@ -61,6 +105,7 @@ func (b *Behaviour) Patch(r io.Reader) (fixture.ORS, error) {
 	if _, ok := keys["seed"]; ok {
 		b.rng = newRand(next.Seed)
 	}
+	b.setPaused(next.Paused)
 	b.cfg = next
 	return next, nil
 }

@@ -15,6 +15,9 @@ func isNoGroup(err error) bool   { return err != nil && strings.HasPrefix(err.Er
 // readLoop takes new entries from the group.
 func (svc *Service) readLoop(ctx context.Context) {
 	for ctx.Err() == nil {
+		if svc.behaviour.WaitRunning(ctx) != nil {
+			return
+		}
 		res, err := svc.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group:    svc.group,
 			Consumer: svc.opts.Consumer,
@@ -30,6 +33,11 @@ func (svc *Service) readLoop(ctx context.Context) {
 		case err != nil:
 			svc.recover(ctx, err)
 			continue
+		}
+		// A read already blocking when the pause began may still deliver;
+		// its sessions start only once the consumer resumes.
+		if svc.behaviour.WaitRunning(ctx) != nil {
+			return
 		}
 		for _, st := range res {
 			for _, m := range st.Messages {
@@ -63,7 +71,9 @@ func (svc *Service) claimLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			svc.claimOnce(ctx)
+			if !svc.behaviour.Paused() {
+				svc.claimOnce(ctx)
+			}
 		}
 	}
 }
@@ -105,6 +115,9 @@ func (svc *Service) heartbeatLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if svc.behaviour.Paused() {
+			continue // a frozen ORS does not show it is alive either
 		}
 		ids := svc.sessions.streamIDs()
 		for len(ids) > 0 {

@@ -30,6 +30,10 @@ func (svc *Service) report(ctx context.Context, s *Session, body map[string]stri
 	if err != nil {
 		return err
 	}
+	// A paused ORS holds the report back; the session resumes where it was.
+	if err := svc.behaviour.WaitRunning(ctx); err != nil {
+		return err
+	}
 	var lastErr error
 	for try := 0; try <= reportRetries; try++ {
 		if try > 0 {
