@@ -22,15 +22,18 @@ func TestPausedConsumerHoldsEntriesUntilResumed(t *testing.T) {
 		t.Fatal("config does not show the pause")
 	}
 	id := h.add(t, "cb-paused")
-	// Several read periods (100 ms each in this harness) pass without the
-	// entry being read or reported.
-	time.Sleep(300 * time.Millisecond)
-	if n := len(h.svc.Ledger().Records(0)); n != 0 || len(h.ges.Reports()) != 0 {
-		t.Fatalf("paused consumer consumed %d entries and sent %d reports", n, len(h.ges.Reports()))
-	}
+	resumed := time.Now()
 	patch(t, h, `{"paused":false}`)
-	if rec := h.outcome(t, id); rec.Outcome != "completed:AGENT_CONNECTED" {
-		t.Fatalf("after resume: %+v", rec)
+	// The session of an entry added while paused starts only after the
+	// resume, and its reports come after it.
+	rec := h.outcome(t, id)
+	if rec.Outcome != "completed:AGENT_CONNECTED" || rec.StartedAt.Before(resumed) {
+		t.Fatalf("after resume (%s): %+v", resumed, rec)
+	}
+	for _, r := range h.ges.Reports() {
+		if r.At.Before(resumed) {
+			t.Fatalf("a report was sent while paused: %+v", r)
+		}
 	}
 }
 
@@ -39,15 +42,22 @@ func TestPauseHoldsReportsOfLiveSessions(t *testing.T) {
 	cfg.QueuedMs = 1000
 	h := start(t, cfg, ors.Options{})
 	id := h.add(t, "cb-live")
-	h.ges.WaitReports(t, 1, 10*time.Second) // QUEUED sent, now in the queued phase
+	first := h.ges.WaitReports(t, 1, 10*time.Second)[0] // QUEUED sent, now in the queued phase
 	patch(t, h, `{"paused":true}`)
-	time.Sleep(1200 * time.Millisecond) // past the queued phase
-	if n := len(h.ges.Reports()); n != 1 {
-		t.Fatalf("%d reports while paused, want the first only", n)
+	// Hold the pause past the end of the queued phase (1 s after the first
+	// report): the next report must wait for the resume.
+	for time.Since(first.At) < 1500*time.Millisecond {
+		time.Sleep(50 * time.Millisecond)
 	}
+	resumed := time.Now()
 	patch(t, h, `{"paused":false}`)
 	if rec := h.outcome(t, id); rec.Outcome != "completed:AGENT_CONNECTED" || rec.EndedAt.Before(rec.StartedAt) {
 		t.Fatalf("after resume: %+v", rec)
+	}
+	for _, r := range h.ges.Reports()[1:] {
+		if r.At.Before(resumed) {
+			t.Fatalf("a report was sent while paused: %+v", r)
+		}
 	}
 }
 

@@ -94,15 +94,22 @@ func TestTerminateStopsSession(t *testing.T) {
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &pos) != nil || pos["_position"] != "1" || pos["ewt"] != "60" {
 		t.Fatalf("check-queue-position = %d %s", code, body)
 	}
-	resp, err := get(h.api.URL + "/scxml/session/" + sid + "/query")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The session takes its state just after the report is answered.
 	var q map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&q)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || q["state"] != "QUEUED" || q["callbackId"] != "cb-4" {
-		t.Fatalf("query = %d %v", resp.StatusCode, q)
+	var status int
+	waitFor(t, "the session in QUEUED", func() bool {
+		resp, err := get(h.api.URL + "/scxml/session/" + sid + "/query")
+		if err != nil {
+			t.Fatal(err)
+		}
+		q = nil
+		_ = json.NewDecoder(resp.Body).Decode(&q)
+		resp.Body.Close()
+		status = resp.StatusCode
+		return status == http.StatusOK && q["state"] == "QUEUED"
+	})
+	if q["callbackId"] != "cb-4" {
+		t.Fatalf("query = %d %v", status, q)
 	}
 
 	if code, _ := post(t, h.api.URL+"/scxml/session/"+sid+"/terminate"); code != http.StatusOK {

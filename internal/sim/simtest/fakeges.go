@@ -17,6 +17,7 @@ type Report struct {
 	ContactCenterID string
 	ContentType     string
 	Body            map[string]string
+	At              time.Time // when it was received
 }
 
 // Table is one Designer table publish the fake GES received.
@@ -59,7 +60,7 @@ func (f *FakeGES) serve(w http.ResponseWriter, req *http.Request) {
 		f.serveTable(w, req, raw)
 		return
 	}
-	r := Report{Path: req.URL.Path, ContactCenterID: req.Header.Get("ContactCenterId"),
+	r := Report{At: time.Now(), Path: req.URL.Path, ContactCenterID: req.Header.Get("ContactCenterId"),
 		ContentType: req.Header.Get("Content-Type")}
 	if req.Method != http.MethodPut || json.Unmarshal(raw, &r.Body) != nil {
 		http.Error(w, `{"exception":"BadRequest","message":"expected a JSON PUT"}`, http.StatusBadRequest)
