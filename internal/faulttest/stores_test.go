@@ -22,6 +22,10 @@ type copyState struct {
 
 const completed = "COMPLETED"
 
+// tombstone is the state of a Redis tombstone: the id of a create that was
+// answered with an error, kept so a commit that still landed is not dialled.
+const tombstone = "refused"
+
 // The Redis record layout is read here and nowhere else, so a change of the
 // encoding touches one place: key ges:{<ccid>}:cb:<id>, value
 // "<rev>:<header length>:<header json><user data>", state in header field st.
@@ -30,6 +34,9 @@ func recordPattern(ccid string) string { return "ges:{" + ccid + "}:cb:*" }
 func recordID(key string) string { return key[strings.LastIndex(key, ":")+1:] }
 
 func parseRecord(v string) (copyState, error) {
+	if v == "x" {
+		return copyState{state: tombstone}, nil
+	}
 	rev, rest, ok1 := strings.Cut(v, ":")
 	hl, rest, ok2 := strings.Cut(rest, ":")
 	n, err := strconv.Atoi(hl)
@@ -134,12 +141,16 @@ func drift(pg, rd map[string]copyState) map[string]string {
 		switch {
 		case !ok && p.state != completed:
 			out[id] = "live in Postgres, missing in Redis"
+		case ok && r.state == tombstone:
+			if p.state != completed {
+				out[id] = fmt.Sprintf("refused create live in Postgres (rev %d %s)", p.rev, p.state)
+			}
 		case ok && (r.rev != p.rev || r.state != p.state):
 			out[id] = fmt.Sprintf("Postgres rev %d %s, Redis rev %d %s", p.rev, p.state, r.rev, r.state)
 		}
 	}
 	for id, r := range rd {
-		if _, ok := pg[id]; !ok {
+		if _, ok := pg[id]; !ok && r.state != tombstone {
 			out[id] = fmt.Sprintf("in Redis only (rev %d %s)", r.rev, r.state)
 		}
 	}
