@@ -40,7 +40,8 @@ import (
 // flight drain first, then the background loops finish what they claimed,
 // then the Postgres writer flushes its queue; only then do the stores close.
 const (
-	ShutdownGrace = 15 * time.Second // in-flight requests
+	drainDelay    = 2 * time.Second  // not ready, still serving: the load balancer moves away
+	ShutdownGrace = 13 * time.Second // in-flight requests
 	loopsGrace    = 8 * time.Second  // claimed batches, leases given back
 	writerGrace   = 5 * time.Second  // queued Postgres writes
 )
@@ -369,6 +370,14 @@ func (n *node) serve(ctx context.Context) error {
 		n.checker.Unfit(runErr.Error())
 	}
 	slog.Info("GES stopping: draining requests")
+	// Keep serving a moment while readiness is false, closing each
+	// connection after its response: clients and load balancers move to
+	// other nodes on new connections instead of finding a kept-alive one
+	// cut under their next request.
+	for _, s := range n.servers {
+		s.SetKeepAlivesEnabled(false)
+	}
+	time.Sleep(drainDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
 	for _, s := range n.servers {
