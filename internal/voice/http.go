@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/discovery"
 )
 
@@ -94,6 +95,7 @@ type URS struct {
 	Pool   *discovery.Pool
 	Client *http.Client
 	TTL    time.Duration // how long an estimate is reused
+	Clock  clock.Clock   // nil: the wall clock
 
 	mu    sync.Mutex
 	cache map[string]cachedEstimate
@@ -119,7 +121,8 @@ var AQT = map[string]string{"mode1": "urs", "mode2": "urs2", "mode3": "stat"}
 func (u *URS) LVQ(ctx context.Context, tenant, vq, aqt string) (Estimate, error) {
 	key := tenant + "\x00" + vq + "\x00" + aqt
 	u.mu.Lock()
-	if c, ok := u.cache[key]; ok && time.Now().Before(c.exp) {
+	now := u.now()
+	if c, ok := u.cache[key]; ok && now.Before(c.exp) {
 		u.mu.Unlock()
 		return c.e, c.err
 	}
@@ -130,10 +133,17 @@ func (u *URS) LVQ(ctx context.Context, tenant, vq, aqt string) (Estimate, error)
 		if u.cache == nil {
 			u.cache = map[string]cachedEstimate{}
 		}
-		u.cache[key] = cachedEstimate{e, err, time.Now().Add(u.TTL)}
+		u.cache[key] = cachedEstimate{e, err, now.Add(u.TTL)}
 		u.mu.Unlock()
 	}
 	return e, err
+}
+
+func (u *URS) now() time.Time {
+	if u.Clock == nil {
+		return clock.System{}.Now()
+	}
+	return u.Clock.Now()
 }
 
 func (u *URS) lvq(ctx context.Context, tenant, vq, aqt string) (Estimate, error) {
