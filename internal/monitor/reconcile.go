@@ -182,9 +182,16 @@ func (r *Reconciler) compare(ctx context.Context, rep *Report, tenant string, ds
 		return err
 	}
 	now := r.Clock.Now()
+	var agreed []string
+	var dues []time.Time
 	for i, d := range ds {
 		rep.Compared++
 		h := hot[i]
+		if h != nil && h.Rev == d.Rev && !h.State.Final() {
+			if due, ok := callback.NextCheck(d, r.Callbacks.Policy); ok {
+				agreed, dues = append(agreed, d.ID), append(dues, due)
+			}
+		}
 		switch {
 		case h == nil:
 			r.missing(ctx, rep, d)
@@ -198,7 +205,14 @@ func (r *Reconciler) compare(ctx context.Context, rep *Report, tenant string, ds
 			r.found(rep, "redis_ahead", tenant, d.ID, func() error { return r.Callbacks.Repair(ctx, h, d) })
 		}
 	}
-	return nil
+	if len(agreed) == 0 {
+		return nil
+	}
+	fixed, err := r.Hot.EnsureTimers(ctx, tenant, agreed, dues)
+	for _, id := range fixed {
+		r.found(rep, "no_timer", tenant, id, func() error { return nil })
+	}
+	return err
 }
 
 // missing handles a durable non-final callback Redis does not have: lost

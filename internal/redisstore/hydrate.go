@@ -210,7 +210,7 @@ func (s *Store) RestoreMany(ctx context.Context, cbs []*callback.Callback, dues 
 		for len(idx) > 0 {
 			chunk := idx[:min(restoreChunk, len(idx))]
 			idx = idx[len(chunk):]
-			c := call{keys: []string{dueKey(tenant), activeKey(tenant)}}
+			c := call{keys: []string{dueKey(tenant), activeKey(tenant), leaseKey(tenant), pendKey(tenant)}}
 			for _, i := range chunk {
 				keys, args := restoreArgs(cbs[i], dues[i], now)
 				c.keys = append(c.keys, keys[0], keys[3])

@@ -33,3 +33,30 @@ func (s *Store) TimerPage(ctx context.Context, tenant string, offset, limit int6
 	}
 	return append(due.Val(), lease.Val()...), nil
 }
+
+// EnsureTimers gives a timer (dues[i], not zero) to each of a tenant's live
+// records that has none, in one script call, and returns their ids. A
+// record whose final state Redis holds keeps none: pass only records
+// Postgres has as live.
+func (s *Store) EnsureTimers(ctx context.Context, tenant string, ids []string, dues []time.Time) ([]string, error) {
+	keys := []string{dueKey(tenant), leaseKey(tenant), pendKey(tenant)}
+	args := make([]any, 0, 2*len(ids))
+	for i, id := range ids {
+		keys = append(keys, recordKey(tenant, id))
+		args = append(args, id, score(dues[i]))
+	}
+	fixed, err := timersScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	earliest := time.Time{}
+	for i := range ids {
+		if earliest.IsZero() || dues[i].Before(earliest) {
+			earliest = dues[i]
+		}
+	}
+	if len(fixed) > 0 {
+		return fixed, s.Announce(ctx, tenant, earliest)
+	}
+	return fixed, nil
+}

@@ -34,6 +34,7 @@ var (
 	releaseScript     = script("release")
 	restoreScript     = script("restore")
 	restoreManyScript = script("restore_many")
+	timersScript      = script("timers")
 	forgetScript      = script("forget")
 )
 

@@ -334,6 +334,7 @@ func TestStore(t *testing.T) {
 		{"Wipe", testWipe},
 		{"Hydrated", testHydrated},
 		{"TenantKeysShareOneSlot", testOneSlot},
+		{"TimersComeBack", testTimersComeBack},
 	}
 	for _, start := range []func(*testing.T) topology{startSingle, startCluster} {
 		tp := start(t)
@@ -1343,4 +1344,35 @@ func fatal(t *testing.T, err error) {
 		t.Fatalf("%v: %v", err, cause)
 	}
 	t.Fatal(err)
+}
+
+// A live record without any timer would never be looked at again; a wipe
+// racing with a create can leave one so. The restore and the reconciler's
+// EnsureTimers give it one, and leave alone records that have a timer.
+func testTimersComeBack(e *env) {
+	due := e.clk.Now().Add(time.Minute)
+	lost := e.newCB("+15550000901", 0)
+	kept := e.newCB("+15550000902", 0)
+	e.create(lost, 0, due)
+	e.create(kept, 0, due.Add(time.Hour))
+	if err := e.rdb.ZRem(e.ctx, e.key(e.tenant, "due"), lost.ID).Err(); err != nil {
+		fatal(e.t, err)
+	}
+	n, err := e.store.RestoreMany(e.ctx, []*callback.Callback{lost}, []time.Time{due})
+	if err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "restored (it exists)", n, 0)
+	eq(e.t, "timer given back by the restore", e.score("due", lost.ID), due.UnixMilli())
+	if err := e.rdb.ZRem(e.ctx, e.key(e.tenant, "due"), lost.ID).Err(); err != nil {
+		fatal(e.t, err)
+	}
+	fixed, err := e.store.EnsureTimers(e.ctx, e.tenant, []string{lost.ID, kept.ID}, []time.Time{due, due})
+	if err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "fixed", len(fixed), 1)
+	eq(e.t, "fixed id", fixed[0], lost.ID)
+	eq(e.t, "timer given back", e.score("due", lost.ID), due.UnixMilli())
+	eq(e.t, "timer of the other kept", e.score("due", kept.ID), due.Add(time.Hour).UnixMilli())
 }
