@@ -103,11 +103,13 @@ func Due(cb *Callback, now time.Time, p Policy) Action {
 
 // AfterSilence decides about a hand-off ORS did not answer. While the
 // stream entry is unread ORS has not seen the callback (paused, busy or
-// down): a second entry would give the customer two calls once it reads
-// both, so the callback waits. Read but unanswered means the ORS that took
-// it is gone: the callback is handed off again, up to the attempt limit.
-func AfterSilence(cb *Callback, entryRead bool, now time.Time, p Policy) Action {
-	if !entryRead {
+// down); while ORS holds it (read, not acknowledged) a session may be
+// running that has not reported yet. Either way a second entry would give
+// the customer two calls, so the callback waits. Read and acknowledged but
+// unanswered means the ORS that took it let it go: the callback is handed
+// off again, up to the attempt limit.
+func AfterSilence(cb *Callback, read, held bool, now time.Time, p Policy) Action {
+	if !read || held {
 		return Action{Kind: Wait, At: minTime(now.Add(p.ReportTimeout), cb.Expires)}
 	}
 	if cb.Attempt < p.MaxAttempts {

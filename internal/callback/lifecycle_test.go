@@ -39,14 +39,17 @@ func TestResubmissionAndGiveUp(t *testing.T) {
 		t.Fatalf("silent ORS: %+v", a)
 	}
 	// An entry ORS has not read is never doubled: the callback waits.
-	if a := AfterSilence(cb, false, t0.Add(time.Minute), policy); a.Kind != Wait || !a.At.Equal(t0.Add(2*time.Minute)) {
+	if a := AfterSilence(cb, false, false, t0.Add(time.Minute), policy); a.Kind != Wait || !a.At.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("unread entry: %+v", a)
 	}
-	if a := AfterSilence(cb, true, t0.Add(time.Minute), policy); a.Kind != Handoff {
-		t.Fatalf("read, unanswered: %+v", a)
+	if a := AfterSilence(cb, true, true, t0.Add(time.Minute), policy); a.Kind != Wait {
+		t.Fatalf("held by ORS, unanswered: %+v", a)
+	}
+	if a := AfterSilence(cb, true, false, t0.Add(time.Minute), policy); a.Kind != Handoff {
+		t.Fatalf("read, let go, unanswered: %+v", a)
 	}
 	cb.Attempt = 3
-	if a := AfterSilence(cb, true, t0.Add(time.Minute), policy); a.Kind != Fail || a.Reason != ReasonQueueing {
+	if a := AfterSilence(cb, true, false, t0.Add(time.Minute), policy); a.Kind != Fail || a.Reason != ReasonQueueing {
 		t.Fatalf("after max attempts: %+v", a)
 	}
 	// A report stops resubmission; silence after it has a deadline too:

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,8 @@ type request struct {
 // external ports, and stops by itself after the profile's count and time.
 type load struct {
 	urls     []string
+	probes   []string      // readiness URL of each node
+	ready    []atomic.Bool // last readiness seen, as a Kubernetes Service follows it
 	rate     int
 	duration time.Duration
 	aheadMin time.Duration
@@ -62,6 +65,11 @@ func newLoad(s *testenv.Stack, p profile) *load {
 	l := &load{rate: p.rate, duration: p.load, aheadMin: p.aheadMin, aheadMax: p.aheadMax, done: make(chan struct{})}
 	for _, n := range s.Nodes {
 		l.urls = append(l.urls, n.ExternalURL)
+		l.probes = append(l.probes, n.InternalURL+"/ges/v1/health/ready")
+	}
+	l.ready = make([]atomic.Bool, len(l.urls))
+	for i := range l.ready {
+		l.ready[i].Store(true)
 	}
 	// A fresh connection per request: a pooled one to a killed node would
 	// fail a request that a new connection would have had refused cleanly.
@@ -75,8 +83,45 @@ func (l *load) start() {
 	go l.run()
 }
 
+// follow probes readiness every 200 ms until the load ends, so requests go
+// to ready nodes only, as through a Kubernetes Service: a node that drains
+// turns unready first and is left alone before its ports close.
+func (l *load) follow(stop <-chan struct{}) {
+	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for i, u := range l.probes {
+			resp, err := probe.Get(u)
+			ok := err == nil && resp.StatusCode == http.StatusOK
+			if err == nil {
+				resp.Body.Close()
+			}
+			l.ready[i].Store(ok)
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pick is node i's turn, moved to the next ready node when it is not.
+func (l *load) pick(i int) int {
+	for k := range len(l.urls) {
+		if n := (i + k) % len(l.urls); l.ready[n].Load() {
+			return n
+		}
+	}
+	return i % len(l.urls)
+}
+
 func (l *load) run() {
 	defer close(l.done)
+	stop := make(chan struct{})
+	defer close(stop)
+	go l.follow(stop)
 	total := l.rate * int(l.duration/time.Second)
 	tick := time.NewTicker(time.Second / time.Duration(l.rate))
 	defer tick.Stop()
@@ -100,7 +145,7 @@ func (l *load) wait() { <-l.done }
 // whose answer never comes is accounted for. Odd requests are scheduled,
 // even ones immediate.
 func (l *load) prepare(i int) (*request, map[string]any) {
-	r := &request{phone: fmt.Sprintf("+1555%07d", i), node: i % len(l.urls), sent: time.Now()}
+	r := &request{phone: fmt.Sprintf("+1555%07d", i), node: l.pick(i), sent: time.Now()}
 	r.due = r.sent
 	body := map[string]any{"serviceName": "Callback_Sales", "phoneNumber": r.phone}
 	if i%2 == 1 {

@@ -283,7 +283,14 @@ func (d *Dispatcher) one(ctx context.Context, b *batch, cb *callback.Callback) {
 			d.release(ctx, cb, now.Add(retryAfterFailure))
 			return
 		}
-		act = callback.AfterSilence(cb, read, now, p)
+		held := false
+		if read {
+			if held, err = d.Stream.Held(ctx, cb.Entry); err != nil {
+				d.release(ctx, cb, now.Add(retryAfterFailure))
+				return
+			}
+		}
+		act = callback.AfterSilence(cb, read, held, now, p)
 	case callback.Probe:
 		act = callback.Probed(cb, d.session(ctx, cb), now, p)
 	}

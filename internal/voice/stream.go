@@ -152,6 +152,28 @@ func cmpInt(a, b uint64) int {
 	return 0
 }
 
+// Held reports whether a consumer of ORS holds entry id: delivered and not
+// acknowledged, so a session may be working on it.
+func (s *Stream) Held(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
+	groups, err := s.rdb.XInfoGroups(ctx, s.name).Result()
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		p, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.name, Group: g.Name, Start: id, End: id, Count: 1}).Result()
+		if err != nil {
+			return false, err
+		}
+		if len(p) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Withdraw deletes an entry ORS has not read, so that a callback completed
 // or moved meanwhile is never started from it. It reports whether the entry
 // was still unread (and is now gone).
