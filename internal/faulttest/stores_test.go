@@ -18,6 +18,10 @@ import (
 type copyState struct {
 	rev   int64
 	state string
+	// Postgres only: when the record last changed and the wait ORS last
+	// reported (seconds, -1 unknown), which set its deadline.
+	updated time.Time
+	ewt     int
 }
 
 const completed = "COMPLETED"
@@ -93,7 +97,7 @@ func pgCopies(ctx context.Context, connString, ccid string) (map[string]copyStat
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, `SELECT id::text, rev, state FROM callbacks WHERE ccid = $1`, ccid)
+	rows, err := conn.Query(ctx, `SELECT id::text, rev, state, updated_at, COALESCE((header->>'e')::int, 0) - 1 FROM callbacks WHERE ccid = $1`, ccid)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +106,7 @@ func pgCopies(ctx context.Context, connString, ccid string) (map[string]copyStat
 	for rows.Next() {
 		var id string
 		var c copyState
-		if err := rows.Scan(&id, &c.rev, &c.state); err != nil {
+		if err := rows.Scan(&id, &c.rev, &c.state, &c.updated, &c.ewt); err != nil {
 			return nil, err
 		}
 		out[id] = c
