@@ -137,7 +137,7 @@ func TestDefaults(t *testing.T) {
 		{"Voice.Addr", c.Voice.Addr(), "redis-ors.voice:10000"},
 		{"ConsulAddr", c.ConsulAddr, ""},
 		{"Region", c.Region, ""},
-		{"Monitor", c.Monitor, MonitorConfig{LeaseSeconds: 30, ReportTimeoutSeconds: 60, MaxAttempts: 3, BatchSize: 100, HealthIntervalSeconds: 5}},
+		{"Monitor", c.Monitor, MonitorConfig{LeaseSeconds: 30, ReportTimeoutSeconds: 60, MaxAttempts: 3, BatchSize: 100, HealthIntervalSeconds: 5, ReconcileSeconds: 30}},
 		{"ConfigFolders", len(c.ConfigFolders), 0},
 	}
 	for _, ck := range checks {
@@ -202,7 +202,7 @@ func TestExplicitValues(t *testing.T) {
 		ConsulAddr: "http://consul:8500",
 		Region:     "eastus",
 		Platform:   PlatformConfig{ORSService: "ors", URSService: "urs", DiscoveryIntervalSeconds: 15, FCMURL: "https://fcm.googleapis.com/v1", PushCheckSeconds: 30},
-		Monitor:    MonitorConfig{LeaseSeconds: 45, ReportTimeoutSeconds: 90, MaxAttempts: 5, BatchSize: 250, HealthIntervalSeconds: 10},
+		Monitor:    MonitorConfig{LeaseSeconds: 45, ReportTimeoutSeconds: 90, MaxAttempts: 5, BatchSize: 250, HealthIntervalSeconds: 10, ReconcileSeconds: 30},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
