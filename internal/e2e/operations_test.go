@@ -142,7 +142,9 @@ func TestAlertCountersMove(t *testing.T) {
 	}
 	// An oversized body.
 	big := `{"serviceName":"Callback_Sales","phoneNumber":"1","userData":{"x":"` + strings.Repeat("y", 600*1000) + `"}}`
-	n.External(t, "POST", "/engagement/v3/callbacks/create", demoKey, big)
+	// GES answers 413 and closes before the client has written it all, so
+	// the client may see its write cut: the answer does not matter here.
+	_, _ = n.ExternalDo("POST", "/engagement/v3/callbacks/create", demoKey, big)
 	// The per-number limit (2 active) and the rate window (3 per 5 minutes).
 	for range 3 {
 		n.External(t, "POST", "/engagement/v3/callbacks/create", demoKey, map[string]any{"serviceName": "Callback_Sales", "phoneNumber": "+1333", "desiredTime": wireTime(time.Now().Add(time.Hour))})
