@@ -1,4 +1,4 @@
-.PHONY: build run test chaos fmt lint clean
+.PHONY: build run test chaos bench fmt lint clean
 
 build:
 	go build ./...
@@ -14,6 +14,12 @@ test:
 # length (about 25 minutes). make test runs its short version.
 chaos:
 	GES_CHAOS=full go test -race -count=1 -timeout 30m -v -run . ./internal/faulttest/
+
+# The benchmark report on the real binaries, without -race (under 15
+# minutes): BENCH=burst,idle picks sections, BENCH_JSON the JSON copy.
+BENCH_JSON ?= .run/bench/last.json
+bench:
+	GES_BENCH=1 BENCH_JSON=$(abspath $(BENCH_JSON)) go test -count=1 -timeout 60m -run TestReport -v ./internal/bench/
 
 fmt:
 	gofmt -w .

@@ -64,10 +64,12 @@ type node struct {
 	clock   clock.Clock
 
 	rdb, vdb redis.UniversalClient
-	pool     *pgxpool.Pool
-	watch    *redisstore.ServerWatch
-	hot      *redisstore.Store
-	durable  *pgstore.Store
+	// rdbSeen and vdbSeen tell when each Redis last answered (health).
+	rdbSeen, vdbSeen *health.Activity
+	pool             *pgxpool.Pool
+	watch            *redisstore.ServerWatch
+	hot              *redisstore.Store
+	durable          *pgstore.Store
 
 	checker *health.Checker
 	servers []*http.Server
@@ -111,6 +113,7 @@ func (n *node) connect(ctx context.Context) error {
 	n.watch = redisstore.NewServerWatch()
 	n.rdb = redisClient(cfg.Redis.Addr(), cfg.Redis.Password, cfg.Redis.TLS, false, cfg.Redis.Cluster, cfg.Redis.Host, m.Dial, n.watch.OnConnect)
 	n.vdb = redisClient(cfg.Voice.Addr(), cfg.Voice.Password, cfg.Voice.TLS, !cfg.Voice.RejectUnauthorized, cfg.Voice.Cluster, cfg.Voice.ServerName, m.Dial, nil)
+	n.rdbSeen, n.vdbSeen = watchActivity(n.rdb, n.clock.Now), watchActivity(n.vdb, n.clock.Now)
 	pcfg, err := pgxpool.ParseConfig(cfg.DB.ConnString())
 	if err != nil {
 		return fmt.Errorf("database settings: %w", err)
@@ -126,6 +129,7 @@ func (n *node) connect(ctx context.Context) error {
 		return err
 	}
 	n.hot = redisstore.New(n.rdb, n.clock)
+	n.hot.InlineUserData = cfg.Redis.InlineUserData
 	n.durable = pgstore.New(n.pool)
 	n.durable.Batches = func(size int) { m.PGBatch.Observe(float64(size)) }
 	n.writer = namedLoop{"postgres-writer", func(c context.Context) error { return n.durable.Run(c, 4) }}
@@ -153,7 +157,7 @@ func (n *node) wire(ctx context.Context) error {
 	env := gws.NewEnvironment(cfg.GWS.EnvURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
 	env.Status = func(ok bool) { m.SetHealth(metrics.GWSEnvStatus, ok) }
 	env.Clock = clk
-	pub := settings.NewPublisher(durable, hot, registry, clk)
+	pub := settings.NewPublisher(durable, settingsFeed{hot}, registry, clk)
 	var proxies *lob.Proxies
 	if cfg.GWS.ConfURL != "" {
 		conf := gws.NewConfiguration(cfg.GWS.ConfURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
@@ -167,11 +171,11 @@ func (n *node) wire(ctx context.Context) error {
 	}
 
 	policy := callback.Policy{ReportTimeout: time.Duration(cfg.Monitor.ReportTimeoutSeconds) * time.Second, MaxAttempts: cfg.Monitor.MaxAttempts}
-	svc := &callback.Service{Hot: hot, Durable: durable, Settings: registry, Clock: clk, Policy: policy,
+	svc := &callback.Service{Hot: redisstore.Admitting{Store: hot}, Durable: durable, Settings: registry, Clock: clk, Policy: policy,
 		Created: func(t string) { m.CallbacksCreated.WithLabelValues(t).Inc() }}
 
 	interval := time.Duration(cfg.Monitor.HealthIntervalSeconds) * time.Second
-	n.checker = healthChecker(cfg, n.version, m, rdb, vdb, pool, interval)
+	n.checker = healthChecker(cfg, n.version, m, n, interval)
 	n.checker.Clock = clk
 	checker := n.checker
 
@@ -213,16 +217,18 @@ func (n *node) wire(ctx context.Context) error {
 			return ""
 		},
 		GESURL: cfg.InternalURL, Lease: time.Duration(cfg.Monitor.LeaseSeconds) * time.Second,
-		Batch: cfg.Monitor.BatchSize, Workers: 16, MaxIdle: time.Minute,
+		Batch: cfg.Monitor.BatchSize, Workers: 16, Claims: 4, MaxIdle: time.Minute,
 		SubmitFailed: func() { m.Alert(metrics.CBSubmitFailed) }, Drift: drift, Repaired: repaired}
 	if ors != nil {
 		dispatcher.Sessions = ors
 	}
-	restorer := &monitor.Restorer{Hot: hot, Durable: durable, Watch: n.watch, Policy: policy, Clock: clk, Interval: interval,
+	restorer := &monitor.Restorer{Hot: hot, Durable: durable, Watch: n.watch, Policy: policy, Clock: clk,
+		Interval: time.Duration(cfg.Monitor.RestoreCheckSeconds) * time.Second,
 		Restored: func(c int) { m.Restores.Inc(); m.RestoredCallbacks.Add(float64(c)) },
 		Checked:  func() { m.LoopPasses.WithLabelValues("restore").Inc() }}
 	reconciler := &monitor.Reconciler{Hot: hot, Durable: durable, Callbacks: svc, Watch: n.watch, Clock: clk,
-		Tenants: registry.Tenants, Interval: time.Duration(cfg.Monitor.ReconcileSeconds) * time.Second, PageSize: 500, Budget: 20000,
+		Interval:  time.Duration(cfg.Monitor.ReconcileSeconds) * time.Second,
+		FullCycle: time.Duration(cfg.Monitor.ReconcileFullSeconds) * time.Second, PageSize: 500, Budget: 20000,
 		Drift: drift, Repaired: repaired, Passed: func() { m.LoopPasses.WithLabelValues("reconciler").Inc() }}
 	retention := &monitor.Retention{Durable: durable, Interval: time.Hour, Now: clk.Now}
 
@@ -235,7 +241,7 @@ func (n *node) wire(ctx context.Context) error {
 	n.worker("callin-sweeper", func(c context.Context) error { return deps.Callin.RunSweeper(c, time.Minute) })
 	n.worker("ui-error-log", callbackUI.Run)
 	n.worker("settings", pub.Run)
-	n.worker("monitor-size", func(c context.Context) error { return monitorSize(c, hot, m, interval) })
+	m.MonitorSizes(hot.Sizes)
 	if proxies != nil {
 		n.worker("vq-proxies", proxies.Run)
 	}
@@ -294,13 +300,18 @@ func interrupter(ors *voice.ORS, stream *voice.Stream) func(cb *callback.Callbac
 	}
 }
 
-func healthChecker(cfg *config.Config, version string, m *metrics.Metrics, rdb, vdb redis.UniversalClient, pool *pgxpool.Pool, interval time.Duration) *health.Checker {
+// healthChecker checks the node's connections. A Redis that answered the
+// node's own commands within the last interval is not pinged.
+func healthChecker(cfg *config.Config, version string, m *metrics.Metrics, n *node, interval time.Duration) *health.Checker {
+	rdb, vdb, pool := n.rdb, n.vdb, n.pool
 	checker := &health.Checker{Interval: interval, Timeout: 2 * time.Second, Version: version,
 		Gauge: func(name string, ok bool) { m.SetHealth(name, ok) },
 		Components: []health.Component{
-			{Name: "redis", Gauge: metrics.RedisConnection, Required: true, Check: func(c context.Context) error { return rdb.Ping(c).Err() }},
+			{Name: "redis", Gauge: metrics.RedisConnection, Required: true, Activity: n.rdbSeen,
+				Check: func(c context.Context) error { return rdb.Ping(c).Err() }},
 			{Name: "postgres", Required: true, Check: func(c context.Context) error { return pool.Ping(c) }},
-			{Name: "orsRedis", Gauge: metrics.ORSRedisStatus, Check: func(c context.Context) error { return vdb.Ping(c).Err() }},
+			{Name: "orsRedis", Gauge: metrics.ORSRedisStatus, Activity: n.vdbSeen,
+				Check: func(c context.Context) error { return vdb.Ping(c).Err() }},
 			{Name: "gwsEnvironment", Gauge: metrics.GWSEnvStatus, Check: func(c context.Context) error { return probe(c, cfg.GWS.EnvURL) }},
 		}}
 	if cfg.GWS.AuthURL != "" {
@@ -443,21 +454,11 @@ func probe(ctx context.Context, base string) error {
 	return nil
 }
 
-func monitorSize(ctx context.Context, hot *redisstore.Store, m *metrics.Metrics, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if w, f, err := hot.Sizes(ctx); err == nil {
-			m.MonitorSize.WithLabelValues("waiting").Set(float64(w))
-			m.MonitorSize.WithLabelValues("inflight").Set(float64(f))
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
+// settingsFeed is the store as the settings publisher uses it: its
+// subscription pings an idle Redis once a minute, not every 3 s.
+type settingsFeed struct{ *redisstore.Store }
+
+func (f settingsFeed) SettingsChanges(ctx context.Context) <-chan string { return f.SettingsFeed(ctx) }
 
 // credentialsKey is the secret tenant credentials are sealed with:
 // CREDENTIALS-KEY, else DECRYPT_PASSWORD, else the GWS client secret (every

@@ -96,6 +96,9 @@ type Callback struct {
 	// UserData is the caller's attached data (a JSON object); its keys and
 	// values are kept, its spacing may not be (Postgres normalises JSON).
 	UserData json.RawMessage
+	// Detached says the user data is not in this copy: the hot store keeps
+	// large user data out of memory, and the durable store holds it.
+	Detached bool
 	Rev      int64 // bumped by every change; orders writes to the durable store
 }
 

@@ -15,6 +15,25 @@ import (
 	"github.com/gesgo/ges/internal/settings"
 )
 
+// Commit is a change of one record for the hot store: Prev is the revision
+// it replaces, Next the new record and Due its timer (zero: none).
+type Commit struct {
+	Prev, Next *Callback
+	Due        time.Time
+	// Keep leaves the timer as it is: it is not later than Due (see
+	// Service.Report), so the monitor looks early, at worst, and looks
+	// again at Due.
+	Keep bool
+}
+
+// Simple reports whether a change moves nothing but the record and its
+// timer: the same number in the same service, no capacity place moved and
+// no change of finality, so no limit or count needs to follow it.
+func Simple(prev, next *Callback, mv SlotMove) bool {
+	return !mv.Release && !mv.Take && prev.Service == next.Service && prev.Phone == next.Phone &&
+		prev.State.Final() == next.State.Final()
+}
+
 // Admission are the limits checked atomically with the insert of a record.
 type Admission struct {
 	MaxPerNumber int        // 0 = no limit
@@ -61,6 +80,11 @@ type Hot interface {
 	// sets next's timer (zero = none) and moves its capacity place.
 	// ErrConflict otherwise; a KindNoCapacity error when the new slot is full.
 	Commit(ctx context.Context, prev, next *Callback, due time.Time, mv SlotMove) error
+	// CommitRecords commits simple changes of one tenant (see Simple) at
+	// once, each like Commit; errs[i] tells the ones not made
+	// (ErrConflict, ErrNotFound).
+	// found[i] is the record the hot store holds instead (nil: none).
+	CommitRecords(ctx context.Context, tenant string, cs []Commit) (errs []error, found []*Callback, err error)
 	// Restore puts a durable record back if the hot store lacks it.
 	Restore(ctx context.Context, cb *Callback, due time.Time) (bool, error)
 	// SlotsUsed counts the places taken in the slots starting at starts.
@@ -73,6 +97,12 @@ type Durable interface {
 	// ErrStale if it is not (the durable copy moved on without the hot
 	// one: a restored snapshot, a lost write).
 	Save(ctx context.Context, cb *Callback, ev Event) error
+	// UserData reads the user data of a tenant's callbacks (those that
+	// have some), for records the hot store holds detached.
+	UserData(ctx context.Context, tenant string, ids []string) (map[string]json.RawMessage, error)
+	// SaveMany is Save for several records at once (one wait, shared round
+	// trips); errs[i] is the outcome of cbs[i].
+	SaveMany(ctx context.Context, cbs []*Callback, evs []Event) []error
 	Get(ctx context.Context, tenant, id string) (*Callback, error)
 	Query(ctx context.Context, tenant string, q Query) ([]*Callback, error)
 	// Count counts a tenant's callbacks in the given states, per service.
@@ -210,7 +240,34 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (*Callback, error)
 	if errors.Is(err, ErrNotFound) {
 		return s.Durable.Get(ctx, tenant, id)
 	}
-	return cb, err
+	if err != nil {
+		return nil, err
+	}
+	return cb, s.Attach(ctx, tenant, []*Callback{cb})
+}
+
+// Attach gives detached records (see Callback.Detached) their user data
+// back, in one read of the durable store.
+func (s *Service) Attach(ctx context.Context, tenant string, cbs []*Callback) error {
+	var ids []string
+	for _, cb := range cbs {
+		if cb != nil && cb.Detached {
+			ids = append(ids, cb.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ud, err := s.Durable.UserData(ctx, tenant, ids)
+	if err != nil {
+		return err
+	}
+	for _, cb := range cbs {
+		if cb != nil && cb.Detached {
+			cb.UserData, cb.Detached = ud[cb.ID], false
+		}
+	}
+	return nil
 }
 
 // Query lists a tenant's callbacks matching q.
@@ -240,7 +297,7 @@ func (s *Service) Cancel(ctx context.Context, tenant, id, reason, source string,
 // changes) to a callback of the service svc.
 func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv map[string]string) (*Callback, error) {
 	var taken *Callback // a callback ORS had, moved back to the schedule
-	cb, err := s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
+	cb, err := s.update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
 		taken = nil
 		if svc != "" && cb.Service != svc {
 			return false, ErrNotFound
@@ -257,7 +314,7 @@ func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv
 			taken = prev
 		}
 		return true, s.placeRescheduled(tenant, cb)
-	})
+	}, true, nil)
 	if err == nil && taken != nil && s.Interrupted != nil {
 		s.Interrupted(taken)
 	}
@@ -304,15 +361,31 @@ func unavailable(err error) error {
 // Postgres; when Postgres refuses it, Redis is put back, so a change is
 // either durable or refused everywhere.
 func (s *Service) Update(ctx context.Context, tenant, id, source string, change func(*Callback) (bool, error)) (*Callback, error) {
+	return s.update(ctx, tenant, id, source, change, false, nil)
+}
+
+// update is Update; keepLater leaves the timer alone when the change only
+// moves the record's next check later (ORS' progress reports): the timer
+// then fires early, the monitor finds nothing to do and sets it again,
+// which costs less than moving it on every report.
+// cur, when not nil, is the record as a failed commit found it.
+func (s *Service) update(ctx context.Context, tenant, id, source string, change func(*Callback) (bool, error), keepLater bool, cur *Callback) (*Callback, error) {
 	for range maxRetries {
-		cur, err := s.Hot.Get(ctx, tenant, id)
-		if errors.Is(err, ErrNotFound) {
-			if cb, done, err := s.warm(ctx, tenant, id, change); done {
-				return cb, err
+		if cur == nil {
+			var err error
+			cur, err = s.Hot.Get(ctx, tenant, id)
+			if errors.Is(err, ErrNotFound) {
+				if cb, done, err := s.warm(ctx, tenant, id, change); done {
+					return cb, err
+				}
+				continue
 			}
-			continue
+			if err != nil {
+				return nil, err
+			}
 		}
-		if err != nil {
+		// A change may read or edit the user data: it sees all of it.
+		if err := s.Attach(ctx, tenant, []*Callback{cur}); err != nil {
 			return nil, err
 		}
 		next := cur.Clone()
@@ -324,8 +397,14 @@ func (s *Service) Update(ctx context.Context, tenant, id, source string, change 
 		next.Updated = s.Clock.Now()
 		due, _ := NextCheck(next, s.Policy)
 		mv := s.slotMove(cur, next)
-		err = s.Hot.Commit(ctx, cur, next, due, mv)
+		keep := false
+		if keepLater {
+			prevDue, _ := NextCheck(cur, s.Policy)
+			keep = !prevDue.IsZero() && !due.IsZero() && !due.Before(prevDue)
+		}
+		found, err := s.commit(ctx, cur, next, due, keep, mv)
 		if errors.Is(err, ErrConflict) {
+			cur = found
 			continue
 		}
 		if err != nil {
@@ -334,29 +413,159 @@ func (s *Service) Update(ctx context.Context, tenant, id, source string, change 
 			}
 			return nil, err
 		}
-		err = s.Durable.Save(ctx, next, Event{At: next.Updated, Rev: next.Rev, State: next.State, Reason: next.Reason, Source: source})
+		err = s.Durable.Save(ctx, next, event(next, source))
 		if err == nil {
 			return next, nil
 		}
-		uctx, cancel := undoContext(ctx)
-		if errors.Is(err, ErrStale) {
-			// Postgres moved on without Redis: Redis takes the durable
-			// record and the change is tried again on it.
-			if d, gerr := s.Durable.Get(uctx, tenant, id); gerr == nil {
-				err = s.Repair(uctx, next, d)
-			}
-			cancel()
-			if err != nil {
-				return nil, unavailable(err)
-			}
-			continue
+		if err = s.undo(ctx, cur, next, mv, err); err != nil {
+			return nil, err
 		}
-		prevDue, _ := NextCheck(cur, s.Policy)
-		_ = s.Hot.Commit(uctx, next, cur, prevDue, mv.Inverse())
-		cancel()
-		return nil, unavailable(err)
+		cur = nil
 	}
 	return nil, &Error{Kind: KindUnavailable, Msg: "Callback is being changed concurrently, try again"}
+}
+
+func event(cb *Callback, source string) Event {
+	return Event{At: cb.Updated, Rev: cb.Rev, State: cb.State, Reason: cb.Reason, Source: source}
+}
+
+// commit writes a change to the hot store, the cheap way when it is
+// simple. On ErrConflict, found is the record the hot store holds when it
+// says (nil: to be read).
+func (s *Service) commit(ctx context.Context, cur, next *Callback, due time.Time, keep bool, mv SlotMove) (found *Callback, err error) {
+	if !Simple(cur, next, mv) {
+		return nil, s.Hot.Commit(ctx, cur, next, due, mv)
+	}
+	errs, founds, err := s.Hot.CommitRecords(ctx, next.Tenant, []Commit{{Prev: cur, Next: next, Due: due, Keep: keep}})
+	if err != nil {
+		return nil, err
+	}
+	return founds[0], errs[0]
+}
+
+// undo handles a change committed in the hot store that Postgres refused
+// (saveErr). A stale one (Postgres moved on without Redis) makes Redis
+// take the durable record, and nil is returned: the change is to be tried
+// again on it. Any other refusal puts Redis back as it was.
+func (s *Service) undo(ctx context.Context, cur, next *Callback, mv SlotMove, saveErr error) error {
+	uctx, cancel := undoContext(ctx)
+	defer cancel()
+	if errors.Is(saveErr, ErrStale) {
+		d, err := s.Durable.Get(uctx, next.Tenant, next.ID)
+		if err == nil {
+			err = s.Repair(uctx, next, d)
+		}
+		if err != nil {
+			return unavailable(err)
+		}
+		return nil
+	}
+	prevDue, _ := NextCheck(cur, s.Policy)
+	_, _ = s.commit(uctx, next, cur, prevDue, false, mv.Inverse())
+	return unavailable(saveErr)
+}
+
+// Change is one change of a batch: Cur is the record as the caller read
+// it, Change edits a copy (as in Update).
+type Change struct {
+	Cur    *Callback
+	Change func(*Callback) (bool, error)
+}
+
+// Outcome is what became of one change of a batch: the record after it,
+// whether the change was made, and the error that stopped it.
+type Outcome struct {
+	CB      *Callback
+	Changed bool
+	Err     error
+}
+
+// UpdateMany applies changes to records of one tenant the caller has just
+// read, like Update but for a batch: simple changes share one hot-store
+// round trip and one durable write, and no record is read again. A change
+// that raced with another writer, or is not simple, goes through Update.
+func (s *Service) UpdateMany(ctx context.Context, tenant, source string, cs []Change) []Outcome {
+	out := make([]Outcome, len(cs))
+	curs := make([]*Callback, len(cs))
+	for i, c := range cs {
+		curs[i] = c.Cur
+	}
+	if err := s.Attach(ctx, tenant, curs); err != nil {
+		for i := range out {
+			out[i] = Outcome{Err: err}
+		}
+		return out
+	}
+	var batch []Commit
+	var at []int // index in cs of each batch entry
+	var moves []SlotMove
+	now := s.Clock.Now()
+	for i, c := range cs {
+		next := c.Cur.Clone()
+		changed, err := c.Change(next)
+		if err != nil || !changed {
+			out[i] = Outcome{CB: c.Cur, Err: err}
+			continue
+		}
+		next.Rev, next.Updated = c.Cur.Rev+1, now
+		mv := s.slotMove(c.Cur, next)
+		if !Simple(c.Cur, next, mv) {
+			out[i] = s.updateOne(ctx, tenant, c, source, nil)
+			continue
+		}
+		due, _ := NextCheck(next, s.Policy)
+		batch = append(batch, Commit{Prev: c.Cur, Next: next, Due: due})
+		at = append(at, i)
+		moves = append(moves, mv)
+	}
+	if len(batch) == 0 {
+		return out
+	}
+	errs, found, err := s.Hot.CommitRecords(ctx, tenant, batch)
+	if err != nil {
+		for _, i := range at {
+			out[i] = Outcome{Err: err}
+		}
+		return out
+	}
+	var saved []int // index in batch
+	var cbs []*Callback
+	var evs []Event
+	for j, i := range at {
+		if errs[j] != nil { // another writer was first: start over on its record
+			out[i] = s.updateOne(ctx, tenant, cs[i], source, found[j])
+			continue
+		}
+		saved = append(saved, j)
+		cbs = append(cbs, batch[j].Next)
+		evs = append(evs, event(batch[j].Next, source))
+	}
+	serrs := s.Durable.SaveMany(ctx, cbs, evs)
+	for k, j := range saved {
+		i := at[j]
+		if serrs[k] == nil {
+			out[i] = Outcome{CB: batch[j].Next, Changed: true}
+			continue
+		}
+		if err := s.undo(ctx, batch[j].Prev, batch[j].Next, moves[j], serrs[k]); err != nil {
+			out[i] = Outcome{Err: err}
+			continue
+		}
+		out[i] = s.updateOne(ctx, tenant, cs[i], source, nil)
+	}
+	return out
+}
+
+// updateOne is Update for one change of a batch, from the record found
+// (nil: read it).
+func (s *Service) updateOne(ctx context.Context, tenant string, c Change, source string, found *Callback) Outcome {
+	changed := false
+	cb, err := s.update(ctx, tenant, c.Cur.ID, source, func(cb *Callback) (bool, error) {
+		ok, err := c.Change(cb)
+		changed = ok && err == nil
+		return ok, err
+	}, false, found)
+	return Outcome{CB: cb, Changed: changed && err == nil, Err: err}
 }
 
 // Repair turns the hot record hot into the durable record d (the truth): the

@@ -76,6 +76,9 @@ type RedisConfig struct {
 	Password string // REDIS-CACHEKEY (secret)
 	TLS      bool
 	Cluster  bool
+	// InlineUserData (USERDATA_INLINE_BYTES, 1024): larger user data is
+	// kept in Postgres only, not in Redis; 0 keeps any size in Redis.
+	InlineUserData int
 }
 
 // Addr returns host:port (IPv6 hosts bracketed).
@@ -157,6 +160,12 @@ type MonitorConfig struct {
 	// ReconcileSeconds is the interval of the anti-entropy pass that
 	// compares Postgres and Redis.
 	ReconcileSeconds int
+	// ReconcileFullSeconds is how long the reconciler's sweep over every
+	// record takes at least; it is spread over the passes of that time.
+	ReconcileFullSeconds int
+	// RestoreCheckSeconds is the interval of the check that Redis still
+	// holds what the last restore put there (its run ids and marker).
+	RestoreCheckSeconds int
 }
 
 // Error is returned by Load. It lists every missing or invalid setting; its
@@ -184,9 +193,12 @@ const (
 	defaultLeaseSeconds       = 30
 	defaultReportTimeout      = 60
 	defaultReconcileSeconds   = 30
+	defaultReconcileFull      = 3600
+	defaultRestoreCheck       = 60
 	defaultMaxAttempts        = 3
-	defaultBatchSize          = 100
-	defaultHealthInterval     = 5
+	defaultBatchSize          = 250
+	defaultInlineUserData     = 1024
+	defaultHealthInterval     = 10
 	defaultFCMURL             = "https://fcm.googleapis.com/v1"
 	defaultPushCheck          = 30
 )
@@ -245,6 +257,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		TLS:      l.boolean("REDIS_SECURE", false),
 		Cluster:  l.boolean("REDIS_CLUSTER", false),
 	}
+	c.Redis.InlineUserData = l.nonNegative("USERDATA_INLINE_BYTES", defaultInlineUserData)
 
 	c.DB = DBConfig{
 		Host:     l.required("DB_HOST"),
@@ -301,6 +314,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		BatchSize:             l.positive("MONITOR_BATCH_SIZE", defaultBatchSize),
 		HealthIntervalSeconds: l.positive("HEALTH_INTERVAL_SECONDS", defaultHealthInterval),
 		ReconcileSeconds:      l.positive("MONITOR_RECONCILE_SECONDS", defaultReconcileSeconds),
+		ReconcileFullSeconds:  l.positive("MONITOR_RECONCILE_FULL_SECONDS", defaultReconcileFull),
+		RestoreCheckSeconds:   l.positive("MONITOR_RESTORE_CHECK_SECONDS", defaultRestoreCheck),
 	}
 
 	if len(l.problems) > 0 {
@@ -469,6 +484,14 @@ func (l *loader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (l *loader) nonNegative(key string, def int) int {
+	n, ok := l.integer(key, def)
+	if ok && n < 0 {
+		l.problemf("%s must be zero or a positive integer (got %d)", key, n)
+	}
+	return n
 }
 
 func (l *loader) positive(key string, def int) int {
@@ -643,11 +666,12 @@ func (c *Config) Redacted() map[string]any {
 		"UI_SESSION_TIMEOUT":   c.UISessionTimeout.String(),
 		"DECRYPT_PASSWORD":     mask(c.DecryptPassword),
 
-		"REDIS_HOST":     c.Redis.Host,
-		"REDIS_PORT":     c.Redis.Port,
-		"REDIS_SECURE":   c.Redis.TLS,
-		"REDIS_CLUSTER":  c.Redis.Cluster,
-		"REDIS_CACHEKEY": mask(c.Redis.Password),
+		"REDIS_HOST":            c.Redis.Host,
+		"REDIS_PORT":            c.Redis.Port,
+		"REDIS_SECURE":          c.Redis.TLS,
+		"REDIS_CLUSTER":         c.Redis.Cluster,
+		"USERDATA_INLINE_BYTES": c.Redis.InlineUserData,
+		"REDIS_CACHEKEY":        mask(c.Redis.Password),
 
 		"DB_HOST":     c.DB.Host,
 		"DB_PORT":     c.DB.Port,
@@ -689,6 +713,8 @@ func (c *Config) Redacted() map[string]any {
 		"MONITOR_BATCH_SIZE":             c.Monitor.BatchSize,
 		"HEALTH_INTERVAL_SECONDS":        c.Monitor.HealthIntervalSeconds,
 		"MONITOR_RECONCILE_SECONDS":      c.Monitor.ReconcileSeconds,
+		"MONITOR_RECONCILE_FULL_SECONDS": c.Monitor.ReconcileFullSeconds,
+		"MONITOR_RESTORE_CHECK_SECONDS":  c.Monitor.RestoreCheckSeconds,
 
 		"CONFIG_FOLDERS": append([]string(nil), c.ConfigFolders...),
 	}

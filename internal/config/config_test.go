@@ -129,7 +129,7 @@ func TestDefaults(t *testing.T) {
 		{"UIDevOpsUsername", c.UIDevOpsUsername, ""},
 		{"UIDevOpsPassword", c.UIDevOpsPassword, ""},
 		{"DecryptPassword", c.DecryptPassword, ""},
-		{"Redis", c.Redis, RedisConfig{Host: "redis.ges", Port: 6379}},
+		{"Redis", c.Redis, RedisConfig{Host: "redis.ges", Port: 6379, InlineUserData: 1024}},
 		{"Redis.Addr", c.Redis.Addr(), "redis.ges:6379"},
 		{"DB", c.DB, DBConfig{Host: "pg.ges", Port: 5432, Name: "ges", User: "ges_user"}},
 		{"GWS", c.GWS, GWSConfig{AuthURL: "http://gauth.gauth", EnvURL: "http://gws-env.gws", PublicAuthURL: "http://gauth.gauth"}},
@@ -137,7 +137,8 @@ func TestDefaults(t *testing.T) {
 		{"Voice.Addr", c.Voice.Addr(), "redis-ors.voice:10000"},
 		{"ConsulAddr", c.ConsulAddr, ""},
 		{"Region", c.Region, ""},
-		{"Monitor", c.Monitor, MonitorConfig{LeaseSeconds: 30, ReportTimeoutSeconds: 60, MaxAttempts: 3, BatchSize: 100, HealthIntervalSeconds: 5, ReconcileSeconds: 30}},
+		{"Monitor", c.Monitor, MonitorConfig{LeaseSeconds: 30, ReportTimeoutSeconds: 60, MaxAttempts: 3, BatchSize: 250, HealthIntervalSeconds: 10, ReconcileSeconds: 30,
+			ReconcileFullSeconds: 3600, RestoreCheckSeconds: 60}},
 		{"ConfigFolders", len(c.ConfigFolders), 0},
 	}
 	for _, ck := range checks {
@@ -178,7 +179,11 @@ func TestExplicitValues(t *testing.T) {
 		"MONITOR_REPORT_TIMEOUT_SECONDS", "90",
 		"MONITOR_MAX_ATTEMPTS", "5",
 		"MONITOR_BATCH_SIZE", "250",
-		"HEALTH_INTERVAL_SECONDS", "10",
+		"USERDATA_INLINE_BYTES", "4096",
+		"HEALTH_INTERVAL_SECONDS", "20",
+		"MONITOR_RECONCILE_SECONDS", "15",
+		"MONITOR_RECONCILE_FULL_SECONDS", "600",
+		"MONITOR_RESTORE_CHECK_SECONDS", "120",
 	)
 	c := mustLoad(t, env)
 	want := &Config{
@@ -192,7 +197,7 @@ func TestExplicitValues(t *testing.T) {
 		UIDevOpsUsername:   "admin",
 		UIDevOpsPassword:   "letmein",
 		UISessionTimeout:   45 * 60 * 1e9,
-		Redis:              RedisConfig{Host: "redis.ges", Port: 6380, Password: "rpw", TLS: true, Cluster: true},
+		Redis:              RedisConfig{Host: "redis.ges", Port: 6380, Password: "rpw", TLS: true, Cluster: true, InlineUserData: 4096},
 		DB:                 DBConfig{Host: "pg.ges", Port: 6432, Name: "ges", User: "ges_user", Password: "dbpw", TLS: true},
 		GWS: GWSConfig{
 			AuthURL: "http://gauth.gauth", EnvURL: "http://gws-env.gws", ConfURL: "http://gws-conf.gws:8080",
@@ -202,7 +207,8 @@ func TestExplicitValues(t *testing.T) {
 		ConsulAddr: "http://consul:8500",
 		Region:     "eastus",
 		Platform:   PlatformConfig{ORSService: "ors", URSService: "urs", DiscoveryIntervalSeconds: 15, FCMURL: "https://fcm.googleapis.com/v1", PushCheckSeconds: 30},
-		Monitor:    MonitorConfig{LeaseSeconds: 45, ReportTimeoutSeconds: 90, MaxAttempts: 5, BatchSize: 250, HealthIntervalSeconds: 10, ReconcileSeconds: 30},
+		Monitor: MonitorConfig{LeaseSeconds: 45, ReportTimeoutSeconds: 90, MaxAttempts: 5, BatchSize: 250, HealthIntervalSeconds: 20, ReconcileSeconds: 15,
+			ReconcileFullSeconds: 600, RestoreCheckSeconds: 120},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
@@ -283,7 +289,11 @@ func TestInvalidValues(t *testing.T) {
 		{"MONITOR_REPORT_TIMEOUT_SECONDS", "-5", "MONITOR_REPORT_TIMEOUT_SECONDS must be a positive integer"},
 		{"MONITOR_MAX_ATTEMPTS", "three", "MONITOR_MAX_ATTEMPTS must be an integer"},
 		{"MONITOR_BATCH_SIZE", "0", "MONITOR_BATCH_SIZE must be a positive integer"},
+		{"USERDATA_INLINE_BYTES", "-1", "USERDATA_INLINE_BYTES must be zero or a positive integer"},
 		{"HEALTH_INTERVAL_SECONDS", "0", "HEALTH_INTERVAL_SECONDS must be a positive integer"},
+		{"MONITOR_RECONCILE_SECONDS", "0", "MONITOR_RECONCILE_SECONDS must be a positive integer"},
+		{"MONITOR_RECONCILE_FULL_SECONDS", "-1", "MONITOR_RECONCILE_FULL_SECONDS must be a positive integer"},
+		{"MONITOR_RESTORE_CHECK_SECONDS", "soon", "MONITOR_RESTORE_CHECK_SECONDS must be an integer"},
 		{"ORS_REDIS_LOCATION", "host:port", "ORS_REDIS_LOCATION port must be an integer"},
 		{"ORS_REDIS_LOCATION", "a:b:c", "ORS_REDIS_LOCATION must be host:port"},
 		{"INTERNAL_URL", "http://", "INTERNAL_URL is not a valid URL"},

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -284,4 +285,67 @@ func TestQuietCallbackIsFinishedWhenItsSessionIsGone(t *testing.T) {
 	if es := entriesFor(streamEntries(t, s), id); len(es) != 1 {
 		t.Fatalf("a callback that may have been dialled was handed off again: %+v", es)
 	}
+}
+
+// Large user data is not kept in Redis (USERDATA_INLINE_BYTES, 1 kB by
+// default): Redis holds the record without it, and every reader still gets
+// all of it: the APIs, a change of one of its keys, and ORS in the stream
+// entry.
+func TestLargeUserDataStaysInPostgres(t *testing.T) {
+	s := testenv.NewStack(t, testenv.StackOptions{})
+	n := s.Nodes[0]
+	st := openStores(t, s)
+	ccid := demoCCID(s)
+	doc := strings.Repeat("lorem ipsum ", 600) // 7.2 kB
+	id := create(t, n, demoKey, map[string]any{"serviceName": "Callback_Sales", "phoneNumber": "+15551500",
+		"desiredTime": wireTime(time.Now().Add(4 * time.Second)), "userData": map[string]any{"order": "A1", "doc": doc}})
+	redisUD := func() string {
+		t.Helper()
+		_, _, r := st.redisRec(ccid, id)
+		return r
+	}
+	if r := redisUD(); r != "@" {
+		t.Fatalf("Redis keeps the user data: %.80q", r)
+	}
+	get := func() map[string]any {
+		t.Helper()
+		code, b := n.Internal(t, "GET", "/genesys/1/service/callback/Callback_Sales/"+id, ccid, nil)
+		if code != 200 {
+			t.Fatalf("GMS GET: %d %s", code, b)
+		}
+		var m map[string]any
+		decode(t, b, &m)
+		return m
+	}
+	if g := get(); g["doc"] != doc || g["order"] != "A1" {
+		t.Fatalf("GET lost the user data: order %v, doc %d bytes", g["order"], len(fmt.Sprint(g["doc"])))
+	}
+	code, b := n.Internal(t, "PUT", "/genesys/1/service/callback/Callback_Sales/"+id, ccid, map[string]string{"order": "B2"})
+	if code != 200 {
+		t.Fatalf("PUT: %d %s", code, b)
+	}
+	if g := get(); g["doc"] != doc || g["order"] != "B2" {
+		t.Fatalf("after a PUT: order %v, doc %d bytes", g["order"], len(fmt.Sprint(g["doc"])))
+	}
+	var pg map[string]any
+	_, _, p := st.pgRec(id)
+	_ = json.Unmarshal([]byte(p), &pg)
+	if pg["doc"] != doc || pg["order"] != "B2" || redisUD() != "@" {
+		t.Fatalf("stores after a PUT: postgres order %v doc %d bytes, redis %.20q", pg["order"], len(fmt.Sprint(pg["doc"])), redisUD())
+	}
+	var es []entry
+	eventually(t, 30*time.Second, "the stream entry", func() bool {
+		es = entriesFor(streamEntries(t, s), id)
+		return len(es) > 0
+	})
+	payload := fmt.Sprint(es[0].Fields["payload"])
+	if !strings.Contains(payload, "lorem ipsum lorem") || !strings.Contains(payload, "B2") {
+		t.Fatalf("the entry lacks the user data: %.200s", payload)
+	}
+	// ORS' reports leave it where it is.
+	eventually(t, 30*time.Second, "the callback completed", func() bool { return state(t, n, id) == "COMPLETED" })
+	if g := get(); g["doc"] != doc {
+		t.Fatal("the completed callback lost its user data")
+	}
+	st.same(ccid, id)
 }

@@ -5,6 +5,7 @@ package health
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gesgo/ges/internal/clock"
@@ -16,6 +17,30 @@ type Component struct {
 	Gauge    string // health gauge fed by the check, if any
 	Required bool   // readiness depends on it
 	Check    func(ctx context.Context) error
+	// Activity, when set, tells when the connection last got an answer:
+	// one within the last interval, and no failure since, is the check,
+	// and Check runs only on a connection left idle (or failing).
+	Activity *Activity
+}
+
+// Activity records when a connection got answers and when it failed
+// (a connection hook feeds it), so that a busy connection needs no probe
+// of its own.
+type Activity struct {
+	answered, failed atomic.Int64 // unix ns
+}
+
+// Answered records an answer at t.
+func (a *Activity) Answered(t time.Time) { a.answered.Store(t.UnixNano()) }
+
+// Failed records a failure (no answer) at t.
+func (a *Activity) Failed(t time.Time) { a.failed.Store(t.UnixNano()) }
+
+// Fresh reports whether an answer came within the given time before now
+// and no failure came after it.
+func (a *Activity) Fresh(now time.Time, within time.Duration) bool {
+	ok := a.answered.Load()
+	return ok > 0 && ok >= a.failed.Load() && now.UnixNano()-ok < int64(within)
 }
 
 // Result is the last outcome of a component's check.
@@ -86,7 +111,12 @@ func (c *Checker) CheckNow(ctx context.Context) {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			r := Result{Name: comp.Name, Status: "UP", Checked: c.now().UTC()}
+			now := c.now()
+			r := Result{Name: comp.Name, Status: "UP", Checked: now.UTC()}
+			if comp.Activity != nil && comp.Activity.Fresh(now, c.Interval) {
+				res[i] = r
+				return
+			}
 			if err := comp.Check(cctx); err != nil {
 				r.Status, r.Error = "DOWN", err.Error()
 			}

@@ -3,9 +3,13 @@
 package metrics
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -66,7 +70,7 @@ type Metrics struct {
 	CallbacksCreated *prometheus.CounterVec
 	CallinCreated    *prometheus.CounterVec
 	PushSent         *prometheus.CounterVec
-	MonitorSize      *prometheus.GaugeVec
+	monitorSize      *sizes
 	Requests         *prometheus.CounterVec
 	Failed           *prometheus.CounterVec
 	Duration         *prometheus.HistogramVec
@@ -99,7 +103,7 @@ func New(version string) *Metrics {
 	m.CallbacksCreated = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_callbacks_created", Help: "The number of callbacks booked in GES since the deployment went online."}, []string{"tenant"})
 	m.CallinCreated = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_callin_created", Help: "The total number of Click-to-Call-In requests handled since the GES deployment went online."}, []string{"tenant"})
 	m.PushSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_push_notifications_sent", Help: "The number of Push Notifications sent since the deployment went online."}, []string{"tenant", "channel", "result"})
-	m.MonitorSize = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ges_monitor_size", Help: "The number of booked callbacks currently being monitored and managed in GES."}, []string{"type"})
+	m.monitorSize = &sizes{desc: prometheus.NewDesc("ges_monitor_size", "The number of booked callbacks currently being monitored and managed in GES.", []string{"type"}, nil)}
 	m.Requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_http_requests_total", Help: "The number of HTTP requests handled by GES since the deployment went online."}, []string{"tenant", "path"})
 	m.Failed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_http_failed_requests_total", Help: "The amount of failed (4XX/5XX) requests handled by GES since the deployment came online."}, []string{"tenant", "path", "httpCode"})
 	m.Duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ges_http_request_duration_seconds", Help: "Duration of HTTP requests handled by GES.",
@@ -113,7 +117,7 @@ func New(version string) *Metrics {
 	m.LoopPasses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ges_loop_passes_total", Help: "Finished passes of each background loop."}, []string{"loop"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ges_build_info", Help: "The version of GES that is currently running; the value is always 1."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
-	for _, c := range []prometheus.Collector{m.CallbacksCreated, m.CallinCreated, m.PushSent, m.MonitorSize, m.Requests, m.Failed, m.Duration, m.PGBatch, build,
+	for _, c := range []prometheus.Collector{m.CallbacksCreated, m.CallinCreated, m.PushSent, m.monitorSize, m.Requests, m.Failed, m.Duration, m.PGBatch, build,
 		m.ReconcileDrift, m.ReconcileRepaired, m.Restores, m.RestoredCallbacks, m.LoopPasses} {
 		f(c)
 	}
@@ -133,6 +137,50 @@ func New(version string) *Metrics {
 		f(g)
 	}
 	return m
+}
+
+// MonitorSizes sets how ges_monitor_size is read: the callbacks waiting on
+// a timer and those claimed by a monitor (in flight). It is read when
+// /metrics is scraped, at most once per sizesMaxAge.
+func (m *Metrics) MonitorSizes(read func(ctx context.Context) (waiting, inflight int64, err error)) {
+	m.monitorSize.mu.Lock()
+	m.monitorSize.read = read
+	m.monitorSize.mu.Unlock()
+}
+
+// sizesMaxAge is how long a reading of ges_monitor_size serves scrapes:
+// several scrapers (a pair of Prometheus servers) share one reading.
+const sizesMaxAge = 10 * time.Second
+
+// sizes is ges_monitor_size: a collector that reads the sizes from Redis
+// when scraped; a failed reading serves the last one.
+type sizes struct {
+	desc *prometheus.Desc
+
+	mu     sync.Mutex
+	read   func(ctx context.Context) (waiting, inflight int64, err error)
+	values [2]float64
+	at     time.Time
+}
+
+func (s *sizes) Describe(ch chan<- *prometheus.Desc) { ch <- s.desc }
+
+func (s *sizes) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	if s.read != nil && time.Since(s.at) >= sizesMaxAge {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		w, f, err := s.read(ctx)
+		cancel()
+		if err == nil {
+			s.values, s.at = [2]float64{float64(w), float64(f)}, time.Now()
+		} else {
+			slog.Warn("could not read the monitor sizes", "err", err)
+		}
+	}
+	v := s.values
+	s.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, v[0], "waiting")
+	ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, v[1], "inflight")
 }
 
 // SetHealth sets a health gauge.

@@ -6,6 +6,7 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -44,7 +45,11 @@ type Dispatcher struct {
 	GESURL     string
 	Lease      time.Duration
 	Batch      int
-	Workers    int
+	// Workers bounds the callbacks of a batch that need a question of
+	// their own (ORS' stream groups, its session API) asked at once.
+	Workers int
+	// Claims is how many batches of one tenant are worked on at once.
+	Claims int
 	// MaxIdle bounds a sleep, as a safety net should a wake-up be lost.
 	MaxIdle time.Duration
 	// SubmitFailed is told about each failed hand-off (CB_SUBMIT_FAILED).
@@ -53,8 +58,15 @@ type Dispatcher struct {
 	Drift    func(kind string)
 	Repaired func(kind string)
 
+	// Recording bounds the batches whose hand-offs are being recorded
+	// while the next ones are claimed (default 8).
+	Recording int
+
 	// Signals are for tests: Pass after each pass over the due tenants.
 	Signals struct{ Pass loop.Signal[struct{}] }
+
+	recording sync.WaitGroup
+	slots     chan struct{}
 }
 
 // retryAfterFailure is when a failed hand-off is tried again.
@@ -68,7 +80,9 @@ const inFlightRetry = time.Second
 // finished (handed off or given back), so a node that stops leaves nothing
 // to the leases.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	wake := d.Store.Wakeups(ctx)
+	d.slots = make(chan struct{}, cmp.Or(d.Recording, 8))
+	defer d.recording.Wait() // each is bounded by stepTimeout
+	wake := d.Store.Wakeups()
 	for {
 		err := d.pass(ctx)
 		d.Signals.Pass.Send(struct{}{})
@@ -127,75 +141,74 @@ func (d *Dispatcher) pass(ctx context.Context) error {
 	return nil
 }
 
+// tenant works through a tenant's due callbacks, with up to Claims batches
+// in flight: while one batch waits on Postgres or ORS' Redis, the next is
+// claimed and checked.
 func (d *Dispatcher) tenant(ctx context.Context, tenant string) error {
-	for ctx.Err() == nil {
-		now := d.now()
-		ids, next, err := d.Store.Claim(ctx, tenant, now, now.Add(d.Lease), d.Batch)
-		if err != nil {
-			return err
-		}
-		// A batch claimed is finished even when shutdown begins, so the
-		// node hands every claimed callback off or back before it exits
-		// instead of leaving it to the lease. Each step is bounded.
-		d.handle(context.WithoutCancel(ctx), tenant, ids)
-		if len(ids) < d.Batch {
-			return d.Store.SetTenantNext(ctx, tenant, next)
-		}
+	claims := max(d.Claims, 1)
+	var (
+		mu   sync.Mutex
+		next time.Time
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range claims {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				now := d.now()
+				c, err := d.Store.ClaimRecords(ctx, tenant, now, now.Add(d.Lease), d.Batch)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				// A batch claimed is finished even when shutdown begins, so
+				// the node hands every claimed callback off or back before it
+				// exits instead of leaving it to the lease. Each step is
+				// bounded.
+				d.handle(context.WithoutCancel(ctx), tenant, c)
+				if len(c.IDs) < d.Batch {
+					mu.Lock()
+					if next.IsZero() || (!c.Next.IsZero() && c.Next.Before(next)) {
+						next = c.Next
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil || ctx.Err() != nil {
+		return err
+	}
+	return d.Store.SetTenantNext(ctx, tenant, next)
 }
 
 // stepTimeout bounds the work on one claimed batch, so shutdown waits for
 // it a bounded time.
 const stepTimeout = 10 * time.Second
 
-// handle processes claimed callbacks with a bounded number of workers.
-func (d *Dispatcher) handle(ctx context.Context, tenant string, ids []string) {
-	if len(ids) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	cbs, err := d.Store.GetMany(ctx, tenant, ids)
-	if err != nil {
-		slog.Warn("monitor read failed", "tenant", tenant, "err", err)
-		return // the leases expire and the callbacks are claimed again
-	}
-	revs, err := d.Durable.Revs(ctx, tenant, ids)
-	if err != nil {
-		// Without Postgres nothing can be confirmed: nothing is dialled.
-		slog.Warn("monitor could not check callbacks against postgres", "tenant", tenant, "err", err)
-		for _, id := range ids {
-			d.releaseAt(ctx, tenant, id, d.now().Add(retryAfterFailure))
-		}
-		return
-	}
-	b := &batch{d: d}
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(d.Workers, len(ids)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				d.checked(ctx, b, tenant, ids[i], cbs[i], revs)
-			}
-		}()
-	}
-	for i := range ids {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-}
-
-// batch holds what the callbacks of one claim share: how far ORS read the
-// stream, asked once.
+// batch is the work on one claimed batch: what its callbacks share (how far
+// ORS read the stream, asked once) and what is sent for them together.
 type batch struct {
-	d     *Dispatcher
+	d      *Dispatcher
+	tenant string
+	now    time.Time
+
 	once  sync.Once
 	reads voice.Reads
 	err   error
+
+	mu       sync.Mutex
+	timers   []redisstore.Timer
+	handoffs []*callback.Callback
+
+	// took is how long each round trip of the batch took (debug log).
+	took struct{ revs, submit, record time.Duration }
 }
 
 func (b *batch) entryRead(ctx context.Context, entry string) (bool, error) {
@@ -203,46 +216,160 @@ func (b *batch) entryRead(ctx context.Context, entry string) (bool, error) {
 	return b.reads.Read(entry), b.err
 }
 
-// checked compares a claimed record with its durable revision and acts on
-// it only when both agree.
-func (d *Dispatcher) checked(ctx context.Context, b *batch, tenant, id string, cb *callback.Callback, revs map[string]int64) {
+// release gives a callback back to its timer (zero: none, it needs no
+// look) when the batch finishes.
+func (b *batch) release(id string, at time.Time) {
+	b.mu.Lock()
+	b.timers = append(b.timers, redisstore.Timer{ID: id, At: at})
+	b.mu.Unlock()
+}
+
+func (b *batch) handoff(cb *callback.Callback) {
+	b.mu.Lock()
+	b.handoffs = append(b.handoffs, cb)
+	b.mu.Unlock()
+}
+
+// handle processes a claimed batch: one query checks it against Postgres,
+// the decisions are the domain's (callback.Due), and the hand-offs go to
+// ORS' stream in one round trip and are recorded in one commit of both
+// stores. Only the callbacks that need a question of their own (a silent
+// hand-off, a session to ask about) are handled one by one, by Workers.
+func (d *Dispatcher) handle(ctx context.Context, tenant string, c redisstore.Claimed) {
+	if len(c.IDs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	b := &batch{d: d, tenant: tenant, now: d.now()}
+	t0 := time.Now()
+	done := func() {
+		d.finish(ctx, b, c.IDs)
+		cancel()
+		slog.Debug("monitor batch", "tenant", tenant, "claimed", len(c.IDs), "handoffs", len(b.handoffs),
+			"revs_ms", ms(b.took.revs), "submit_ms", ms(b.took.submit), "record_ms", ms(b.took.record), "total_ms", ms(time.Since(t0)))
+	}
+	revs, err := d.Durable.Revs(ctx, tenant, c.IDs)
+	b.took.revs = time.Since(t0)
+	if err != nil {
+		// Without Postgres nothing can be confirmed: nothing is dialled.
+		slog.Warn("monitor could not check callbacks against postgres", "tenant", tenant, "err", err)
+		for _, id := range c.IDs {
+			b.release(id, b.now.Add(retryAfterFailure))
+		}
+		done()
+		return
+	}
+	var asks []*callback.Callback
+	for i, id := range c.IDs {
+		cb := c.Records[i]
+		if !d.checked(ctx, b, tenant, id, cb, revs) {
+			continue
+		}
+		switch callback.Due(cb, b.now, d.Callbacks.Policy).Kind {
+		case callback.Unanswered, callback.Probe:
+			asks = append(asks, cb)
+		default:
+			d.one(ctx, b, cb)
+		}
+	}
+	d.each(asks, func(cb *callback.Callback) { d.one(ctx, b, cb) })
+	sent := d.submit(ctx, b)
+	// The entries are on the stream. Recording them waits on Postgres, so
+	// it runs beside the next claims: a callback due meanwhile is not held
+	// up behind the writes of the one before. The claims keep the batch's
+	// callbacks from other monitors until it is recorded.
+	d.recording.Add(1)
+	d.slots <- struct{}{}
+	go func() {
+		defer d.recording.Done()
+		defer func() { <-d.slots }()
+		d.record(ctx, b, sent)
+		done()
+	}()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// each runs f on every callback with at most Workers at once.
+func (d *Dispatcher) each(cbs []*callback.Callback, f func(*callback.Callback)) {
+	if len(cbs) == 0 {
+		return
+	}
+	work := make(chan *callback.Callback)
+	var wg sync.WaitGroup
+	for range min(max(d.Workers, 1), len(cbs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for cb := range work {
+				f(cb)
+			}
+		}()
+	}
+	for _, cb := range cbs {
+		work <- cb
+	}
+	close(work)
+	wg.Wait()
+}
+
+// finish ends the batch's claims, giving the callbacks that wait their
+// timers back, in one round trip. Every other callback of the batch has
+// had its timer set by the commit that changed it.
+func (d *Dispatcher) finish(ctx context.Context, b *batch, claimed []string) {
+	ts := make([]redisstore.Timer, 0, len(b.timers))
+	for _, t := range b.timers {
+		if !t.At.IsZero() {
+			ts = append(ts, t)
+		}
+	}
+	if err := d.Store.ReleaseMany(ctx, b.tenant, ts, claimed); err != nil {
+		// The leases end and the callbacks are claimed again.
+		slog.Warn("monitor could not give callbacks back to their timers", "tenant", b.tenant, "err", err)
+	}
+}
+
+// checked compares a claimed record with its durable revision; it reports
+// whether both agree, and deals with the record otherwise.
+func (d *Dispatcher) checked(ctx context.Context, b *batch, tenant, id string, cb *callback.Callback, revs map[string]int64) bool {
 	rev, durable := revs[id]
-	now := d.now()
+	now := b.now
 	switch {
 	case cb == nil && !durable:
-		d.releaseAt(ctx, tenant, id, time.Time{}) // a timer without a record
+		b.release(id, time.Time{}) // a timer without a record
 	case cb == nil:
-		d.drift(ctx, "missing", tenant, id, func() error { return d.restoreOne(ctx, tenant, id) })
-		d.releaseAt(ctx, tenant, id, time.Time{})
+		d.drift(ctx, b, "missing", tenant, id, func() error { return d.restoreOne(ctx, tenant, id) })
+		b.release(id, time.Time{})
 	case !durable:
 		// Redis only: an admission whose commit never came, or a record of
 		// an old snapshot. Young ones may still be committing.
 		if now.Sub(cb.Created) < redisstore.PendingGrace {
-			d.releaseAt(ctx, tenant, id, now.Add(inFlightRetry))
-			return
+			b.release(id, now.Add(inFlightRetry))
+			return false
 		}
-		d.drift(ctx, "not_durable", tenant, id, func() error { return d.Store.Forget(ctx, cb) })
+		d.drift(ctx, b, "not_durable", tenant, id, func() error { return d.Store.Forget(ctx, cb) })
 	case rev < cb.Rev && now.Sub(cb.Updated) < redisstore.PendingGrace:
-		d.releaseAt(ctx, tenant, id, now.Add(inFlightRetry)) // its Postgres write is under way
+		b.release(id, now.Add(inFlightRetry)) // its Postgres write is under way
 	case rev != cb.Rev:
 		kind := "redis_stale"
 		if rev < cb.Rev {
 			kind = "redis_ahead"
 		}
-		d.drift(ctx, kind, tenant, id, func() error { return d.repair(ctx, cb) })
+		d.drift(ctx, b, kind, tenant, id, func() error { return d.repair(ctx, cb) })
 	default:
-		d.one(ctx, b, cb)
+		return true
 	}
+	return false
 }
 
 // drift counts and logs a difference between the stores and repairs it.
-func (d *Dispatcher) drift(ctx context.Context, kind, tenant, id string, repair func() error) {
+func (d *Dispatcher) drift(ctx context.Context, b *batch, kind, tenant, id string, repair func() error) {
 	if d.Drift != nil {
 		d.Drift(kind)
 	}
 	if err := repair(); err != nil {
 		slog.Warn("could not repair a callback that differs between postgres and redis", "kind", kind, "tenant", tenant, "id", id, "err", err)
-		d.releaseAt(ctx, tenant, id, d.now().Add(retryAfterFailure))
+		b.release(id, b.now.Add(retryAfterFailure))
 		return
 	}
 	slog.Info("repaired a callback that differed between postgres and redis", "kind", kind, "tenant", tenant, "id", id)
@@ -271,7 +398,7 @@ func (d *Dispatcher) restoreOne(ctx context.Context, tenant, id string) error {
 }
 
 func (d *Dispatcher) one(ctx context.Context, b *batch, cb *callback.Callback) {
-	now := d.now()
+	now := b.now
 	p := d.Callbacks.Policy
 	act := callback.Due(cb, now, p)
 	switch act.Kind {
@@ -280,13 +407,13 @@ func (d *Dispatcher) one(ctx context.Context, b *batch, cb *callback.Callback) {
 		if err != nil {
 			// The Voice Redis cannot say: resubmitting could start a
 			// second session, so wait.
-			d.release(ctx, cb, now.Add(retryAfterFailure))
+			b.release(cb.ID, now.Add(retryAfterFailure))
 			return
 		}
 		held := false
 		if read {
 			if held, err = d.Stream.Held(ctx, cb.Entry); err != nil {
-				d.release(ctx, cb, now.Add(retryAfterFailure))
+				b.release(cb.ID, now.Add(retryAfterFailure))
 				return
 			}
 		}
@@ -296,13 +423,13 @@ func (d *Dispatcher) one(ctx context.Context, b *batch, cb *callback.Callback) {
 	}
 	switch act.Kind {
 	case callback.Drop:
-		d.release(ctx, cb, time.Time{})
+		b.release(cb.ID, time.Time{})
 	case callback.Wait:
-		d.release(ctx, cb, act.At)
+		b.release(cb.ID, act.At)
 	case callback.Fail:
-		d.fail(ctx, cb, act.Reason)
+		d.fail(ctx, b, cb, act.Reason)
 	case callback.Handoff:
-		d.handoff(ctx, cb, now)
+		b.handoff(cb)
 	}
 }
 
@@ -325,18 +452,7 @@ func (d *Dispatcher) session(ctx context.Context, cb *callback.Callback) callbac
 	}
 }
 
-// release gives a claimed callback back to its timer (none: drop it).
-func (d *Dispatcher) release(ctx context.Context, cb *callback.Callback, at time.Time) {
-	d.releaseAt(ctx, cb.Tenant, cb.ID, at)
-}
-
-func (d *Dispatcher) releaseAt(ctx context.Context, tenant, id string, at time.Time) {
-	if err := d.Store.Release(ctx, tenant, id, at); err == nil && !at.IsZero() {
-		_ = d.Store.Announce(ctx, tenant, at)
-	}
-}
-
-func (d *Dispatcher) fail(ctx context.Context, cb *callback.Callback, reason string) {
+func (d *Dispatcher) fail(ctx context.Context, b *batch, cb *callback.Callback, reason string) {
 	changed := false
 	_, err := d.Callbacks.Update(ctx, cb.Tenant, cb.ID, "monitor", func(c *callback.Callback) (bool, error) {
 		changed = c.Rev == cb.Rev // decided on this revision only
@@ -349,7 +465,7 @@ func (d *Dispatcher) fail(ctx context.Context, cb *callback.Callback, reason str
 		slog.Warn("monitor could not complete callback", "tenant", cb.Tenant, "id", cb.ID, "err", err)
 	}
 	if err != nil || !changed {
-		d.settle(ctx, cb)
+		d.settle(ctx, b, cb)
 		return
 	}
 	// An entry ORS has not read must not start a call for a callback that
@@ -361,45 +477,109 @@ func (d *Dispatcher) fail(ctx context.Context, cb *callback.Callback, reason str
 
 // settle releases a callback an update left unchanged (still in the lease
 // set) back to its timer.
-func (d *Dispatcher) settle(ctx context.Context, cb *callback.Callback) {
+func (d *Dispatcher) settle(ctx context.Context, b *batch, cb *callback.Callback) {
 	cur, err := d.Store.Get(ctx, cb.Tenant, cb.ID)
 	if err != nil {
-		d.release(ctx, cb, d.now().Add(retryAfterFailure))
+		b.release(cb.ID, b.now.Add(retryAfterFailure))
 		return
 	}
 	at, _ := callback.NextCheck(cur, d.Callbacks.Policy)
-	d.release(ctx, cur, at)
+	b.release(cb.ID, at)
 }
 
-func (d *Dispatcher) handoff(ctx context.Context, cb *callback.Callback, now time.Time) {
-	svc, ok := d.Settings.Service(cb.Tenant, cb.Service)
-	if !ok {
-		d.fail(ctx, cb, "FAIL_TARGET_NOT_FOUND")
-		return
+// sent is a callback whose entry is on the stream (or was already).
+type sent struct {
+	cb  *callback.Callback
+	sub voice.Submitted
+}
+
+// submit sends the batch's due callbacks to ORS' stream in one round trip.
+func (d *Dispatcher) submit(ctx context.Context, b *batch) []sent {
+	if len(b.handoffs) == 0 {
+		return nil
 	}
-	attempt := cb.Attempt + 1
+	t0 := time.Now()
+	defer func() { b.took.submit = time.Since(t0) }()
+	now := b.now
+	// ORS gets the user data with the entry, large ones included.
+	if err := d.Callbacks.Attach(ctx, b.tenant, b.handoffs); err != nil {
+		slog.Warn("monitor could not read the user data of callbacks to hand off", "tenant", b.tenant, "err", err)
+		for _, cb := range b.handoffs {
+			b.release(cb.ID, now.Add(retryAfterFailure))
+		}
+		return nil
+	}
 	name := ""
 	if d.TenantName != nil {
-		name = d.TenantName(ctx, cb.Tenant)
+		name = d.TenantName(ctx, b.tenant)
 	}
-	entry, added, err := d.Stream.Submit(ctx, voice.Entry{Tenant: cb.Tenant, TenantName: name, Callback: cb, Service: svc,
-		GESURL: d.GESURL, Attempt: attempt, Now: now})
-	if err != nil {
-		slog.Error("callback hand-off to ORS failed", "tenant", cb.Tenant, "id", cb.ID, "attempt", attempt, "err", err)
-		if d.SubmitFailed != nil {
-			d.SubmitFailed()
+	var cbs []*callback.Callback
+	var entries []voice.Entry
+	for _, cb := range b.handoffs {
+		svc, ok := d.Settings.Service(cb.Tenant, cb.Service)
+		if !ok {
+			d.fail(ctx, b, cb, "FAIL_TARGET_NOT_FOUND")
+			continue
 		}
-		d.release(ctx, cb, now.Add(retryAfterFailure))
+		cbs = append(cbs, cb)
+		entries = append(entries, voice.Entry{Tenant: cb.Tenant, TenantName: name, Callback: cb, Service: svc,
+			GESURL: d.GESURL, Attempt: cb.Attempt + 1, Now: now})
+	}
+	subs := d.Stream.SubmitMany(ctx, entries)
+	out := make([]sent, 0, len(cbs))
+	for i, cb := range cbs {
+		if err := subs[i].Err; err != nil {
+			slog.Error("callback hand-off to ORS failed", "tenant", cb.Tenant, "id", cb.ID, "attempt", cb.Attempt+1, "err", err)
+			if d.SubmitFailed != nil {
+				d.SubmitFailed()
+			}
+			b.release(cb.ID, now.Add(retryAfterFailure))
+			continue
+		}
+		out = append(out, sent{cb, subs[i]})
+	}
+	return out
+}
+
+// record writes the hand-offs of a batch to both stores in one commit.
+// Should the record fail (Postgres refuses), the callback stays due and
+// the next try of the same attempt finds its entry already there.
+func (d *Dispatcher) record(ctx context.Context, b *batch, ss []sent) {
+	if len(ss) == 0 {
 		return
 	}
-	// The entry is on the stream: record the attempt. ORS may already have
-	// reported (its report then wins the race); the submission time is the
-	// time before the entry existed, so such a report counts as an answer.
-	// Should the record fail (Postgres refuses), the callback stays due and
-	// the next try of the same attempt finds the entry already there.
-	changed := false
-	_, err = d.Callbacks.Update(ctx, cb.Tenant, cb.ID, "monitor", func(c *callback.Callback) (bool, error) {
-		changed = false // a retried change starts over
+	t0 := time.Now()
+	defer func() { b.took.record = time.Since(t0) }()
+	changes := make([]callback.Change, len(ss))
+	for i, s := range ss {
+		changes[i] = callback.Change{Cur: s.cb, Change: handedOff(s.cb, s.sub.ID, b.now)}
+	}
+	outs := d.Callbacks.UpdateMany(ctx, b.tenant, "monitor", changes)
+	for i, o := range outs {
+		cb, sub := ss[i].cb, ss[i].sub
+		if o.Err != nil && !errors.Is(o.Err, callback.ErrNotFound) {
+			slog.Warn("monitor could not record hand-off", "tenant", cb.Tenant, "id", cb.ID, "err", o.Err)
+		}
+		if o.Err == nil && !o.Changed && sub.Added {
+			// The record moved on (rescheduled, cancelled, or ORS woke up on
+			// the earlier attempt): the entry just added must not start a call.
+			if _, werr := d.Stream.Withdraw(ctx, sub.ID); werr != nil {
+				slog.Warn("could not withdraw a stream entry the callback no longer needs", "id", cb.ID, "err", werr)
+			}
+		}
+		if !o.Changed || o.Err != nil {
+			d.settle(ctx, b, cb)
+		}
+	}
+}
+
+// handedOff is the change that records attempt cb.Attempt+1 as handed off
+// in entry. ORS may already have reported on it (its report then wins the
+// race): the submission time is the time before the entry existed, so such
+// a report counts as an answer.
+func handedOff(cb *callback.Callback, entry string, now time.Time) func(*callback.Callback) (bool, error) {
+	attempt := cb.Attempt + 1
+	return func(c *callback.Callback) (bool, error) {
 		if c.State.Final() || c.Attempt >= attempt {
 			return false, nil
 		}
@@ -408,20 +588,6 @@ func (d *Dispatcher) handoff(ctx context.Context, cb *callback.Callback, now tim
 		}
 		c.Attempt = attempt - 1
 		callback.MarkHandedOff(c, entry, now)
-		changed = true
 		return true, nil
-	})
-	if err != nil && !errors.Is(err, callback.ErrNotFound) {
-		slog.Warn("monitor could not record hand-off", "tenant", cb.Tenant, "id", cb.ID, "err", err)
-	}
-	if err == nil && !changed && added {
-		// The record moved on (rescheduled, cancelled, or ORS woke up on
-		// the earlier attempt): the entry just added must not start a call.
-		if _, werr := d.Stream.Withdraw(ctx, entry); werr != nil {
-			slog.Warn("could not withdraw a stream entry the callback no longer needs", "id", cb.ID, "err", werr)
-		}
-	}
-	if !changed || err != nil {
-		d.settle(ctx, cb)
 	}
 }

@@ -64,7 +64,9 @@ func (c callinStore) PutGroup(ctx context.Context, tenant string, g *callin.Grou
 	return tx.Commit(ctx)
 }
 
+// querier is a pool or a transaction.
 type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 

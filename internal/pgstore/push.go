@@ -14,7 +14,7 @@ func (s *Store) PushCandidates(ctx context.Context, tenant string, services []st
 		after = "00000000-0000-0000-0000-000000000000"
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+selectCols+` FROM callbacks
-		WHERE ccid=$1 AND state <> 'COMPLETED' AND state = ANY($2) AND service = ANY($3)
+		WHERE ccid=$1 AND live AND state = ANY($2) AND service = ANY($3)
 		AND header->'k' ? '_push_targets' AND id > $4::uuid ORDER BY id LIMIT $5`,
 		tenant, []string{string(callback.Queued), string(callback.Routing)}, services, after, limit)
 	if err != nil {

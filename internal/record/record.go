@@ -90,10 +90,21 @@ func Decode(tenant, id string, h, u []byte, rev int64) (*callback.Callback, erro
 	return cb, nil
 }
 
+// detached stands for user data kept out of the hot copy. User data is a
+// JSON object, so it never starts with it.
+const detached = "@"
+
 // Value is the Redis string of a record: "<rev>:<header length>:<header><user data>".
-func Value(cb *callback.Callback) string {
+// User data longer than inline bytes (0: no limit) is left out, marked
+// detached: the durable store holds it. A copy that is detached already
+// stays so.
+func Value(cb *callback.Callback, inline int) string {
 	h := Encode(cb)
-	return strconv.FormatInt(cb.Rev, 10) + ":" + strconv.Itoa(len(h)) + ":" + string(h) + string(cb.UserData)
+	ud := string(cb.UserData)
+	if cb.Detached || (inline > 0 && len(ud) > inline) {
+		ud = detached
+	}
+	return strconv.FormatInt(cb.Rev, 10) + ":" + strconv.Itoa(len(h)) + ":" + string(h) + ud
 }
 
 // Parse splits a record string made by Value.
@@ -105,6 +116,13 @@ func Parse(tenant, id, v string) (*callback.Callback, error) {
 		return nil, fmt.Errorf("corrupt callback record %s", id)
 	}
 	r, _ := strconv.ParseInt(rev, 10, 64)
+	if rest[n:] == detached {
+		cb, err := Decode(tenant, id, []byte(rest[:n]), nil, r)
+		if cb != nil {
+			cb.Detached = true
+		}
+		return cb, err
+	}
 	return Decode(tenant, id, []byte(rest[:n]), []byte(rest[n:]), r)
 }
 

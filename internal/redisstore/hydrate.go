@@ -24,10 +24,14 @@ type ServerWatch struct {
 	trusted []string // run ids the restore marker names
 	suspect atomic.Bool
 	kick    chan struct{}
+	first   chan struct{} // closed by the first Trust
+	once    sync.Once
 }
 
 // NewServerWatch returns a watch that trusts nothing yet.
-func NewServerWatch() *ServerWatch { return &ServerWatch{kick: make(chan struct{}, 1)} }
+func NewServerWatch() *ServerWatch {
+	return &ServerWatch{kick: make(chan struct{}, 1), first: make(chan struct{})}
+}
 
 // OnConnect is the connection hook of the Redis client (redis.Options).
 // It never fails the connection: a server it cannot ask is checked by the
@@ -62,7 +66,11 @@ func (w *ServerWatch) Trust(ids []string) {
 	w.trusted = slices.Clone(ids)
 	w.mu.Unlock()
 	w.suspect.Store(false)
+	w.once.Do(func() { close(w.first) })
 }
+
+// FirstTrust is closed once Redis was first found (or made) complete.
+func (w *ServerWatch) FirstTrust() <-chan struct{} { return w.first }
 
 // Trusted reports whether Redis is known to hold every live callback.
 func (w *ServerWatch) Trusted() bool {
@@ -212,7 +220,7 @@ func (s *Store) RestoreMany(ctx context.Context, cbs []*callback.Callback, dues 
 			idx = idx[len(chunk):]
 			c := call{keys: []string{dueKey(tenant), activeKey(tenant), leaseKey(tenant), pendKey(tenant)}}
 			for _, i := range chunk {
-				keys, args := restoreArgs(cbs[i], dues[i], now)
+				keys, args := s.restoreArgs(cbs[i], dues[i], now)
 				c.keys = append(c.keys, keys[0], keys[3])
 				c.args = append(c.args, args...)
 				if d := dues[i]; !d.IsZero() {

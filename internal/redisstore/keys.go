@@ -59,8 +59,6 @@ const (
 	// indexKey: tenant -> earliest time (ms) anything of the tenant is due.
 	// It may be early, never late.
 	indexKey = "ges:idx"
-	// wakeChannel tells sleeping monitors that something became due earlier.
-	wakeChannel = "ges:wake"
 	// SettingsChannel announces a new published table (message: tenant).
 	SettingsChannel = "ges:settings"
 	// hydratedKey holds the run ids of the Redis servers that a restore
@@ -73,6 +71,10 @@ const (
 	hydrateLockKey = "ges:hydrate-lock"
 	// reconcileLeaseKey lets one node per interval run the reconciler.
 	reconcileLeaseKey = "ges:reconcile-lease"
+	// pendIndexKey: tenant -> a time (ms) at or before the earliest
+	// deadline of its pending admissions. Like indexKey it may be early,
+	// never late; a tenant without pending admissions may be absent.
+	pendIndexKey = "ges:pend-idx"
 )
 
 // sessionKey holds one UI session (no hash tag: each is used alone). It is

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/clock"
+	"github.com/gesgo/ges/internal/luascript"
 	"github.com/gesgo/ges/internal/record"
 )
 
@@ -30,8 +31,8 @@ var (
 	activateScript    = script("activate")
 	admitScript       = script("admit")
 	commitScript      = script("commit")
+	commitRecords     = script("commit_records")
 	claimScript       = script("claim")
-	releaseScript     = script("release")
 	restoreScript     = script("restore")
 	restoreManyScript = script("restore_many")
 	timersScript      = script("timers")
@@ -54,10 +55,22 @@ const TombstoneKeep = 24 * time.Hour
 type Store struct {
 	rdb   redis.UniversalClient
 	clock clock.Clock
+	wake  chan struct{}
+	// InlineUserData is the most user data (bytes) a record keeps in
+	// Redis; larger user data stays in Postgres only (0: any size).
+	InlineUserData int
 }
 
+// DefaultInlineUserData is the size above which user data is kept out of
+// Redis: a few form fields stay in memory, documents do not.
+const DefaultInlineUserData = 1024
+
 // New returns a store on rdb.
-func New(rdb redis.UniversalClient, clk clock.Clock) *Store { return &Store{rdb: rdb, clock: clk} }
+func New(rdb redis.UniversalClient, clk clock.Clock) *Store {
+	return &Store{rdb: rdb, clock: clk, wake: make(chan struct{}, 1), InlineUserData: DefaultInlineUserData}
+}
+
+func (s *Store) value(cb *callback.Callback) string { return record.Value(cb, s.InlineUserData) }
 
 // Client exposes the connection for health checks.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
@@ -73,7 +86,7 @@ func (s *Store) Admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 		capArg = a.SlotTotal
 	}
 	keys := []string{recordKey(cb.Tenant, cb.ID), pendKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)}
-	args := []any{cb.ID, record.Value(cb), score(now.Add(PendingGrace)), a.MaxPerNumber, activeField(cb.Service, cb.Phone), capArg, cb.SlotStart + slotKeyTTL.Milliseconds()}
+	args := []any{cb.ID, s.value(cb), score(now.Add(PendingGrace)), a.MaxPerNumber, activeField(cb.Service, cb.Phone), capArg, cb.SlotStart + slotKeyTTL.Milliseconds()}
 	windows := make([]time.Time, 2)
 	for i := range 2 {
 		if i < len(a.Throttles) && a.Throttles[i].Limit > 0 && a.Throttles[i].Window > 0 {
@@ -116,12 +129,29 @@ func (s *Store) Activate(ctx context.Context, cb *callback.Callback, due time.Ti
 	if !due.IsZero() {
 		dueArg = score(due)
 	}
-	n, err := activateScript.Run(ctx, s.rdb, []string{pendKey(cb.Tenant), dueKey(cb.Tenant)}, cb.ID, dueArg).Int()
+	// The index is lowered in the same round trip, whether or not this
+	// call activated the callback: the index may be early, never late.
+	// Should the script be unknown, the pipeline is sent twice: the first
+	// sending's index change counts too.
+	var idx []*redis.IntCmd
+	cmds, err := luascript.Exec(ctx, s.rdb, []*redis.Script{activateScript}, func(pipe redis.Pipeliner) {
+		activateScript.EvalSha(ctx, pipe, []string{pendKey(cb.Tenant), dueKey(cb.Tenant)}, cb.ID, dueArg)
+		if !due.IsZero() {
+			idx = append(idx, pipe.ZAddArgs(ctx, indexKey, redis.ZAddArgs{LT: true, Ch: true,
+				Members: []redis.Z{{Score: float64(due.UnixMilli()), Member: cb.Tenant}}}))
+		}
+	})
+	if err == nil && len(cmds) > 0 {
+		err = cmds[0].Err()
+	}
 	if err != nil {
 		return unavailable(err)
 	}
-	if n == 1 && !due.IsZero() {
-		return s.Announce(ctx, cb.Tenant, due)
+	for _, c := range idx {
+		if c.Val() > 0 {
+			s.Wake()
+			break
+		}
 	}
 	return nil
 }
@@ -169,10 +199,23 @@ func (s *Store) GetMany(ctx context.Context, tenant string, ids []string) ([]*ca
 // Commit replaces prev by next if prev is still the current revision,
 // and moves its capacity place as mv says.
 func (s *Store) Commit(ctx context.Context, prev, next *callback.Callback, due time.Time, mv callback.SlotMove) error {
-	dueArg, release, capArg := "", "0", -1
-	if !due.IsZero() {
-		dueArg = score(due)
+	return s.commit(ctx, prev, next, timerArg(due, false), mv)
+}
+
+// timerArg is a timer as the scripts take it: a score, ” for none, or
+// '-' to leave the timer as it is.
+func timerArg(due time.Time, keep bool) string {
+	switch {
+	case keep:
+		return "-"
+	case due.IsZero():
+		return ""
 	}
+	return score(due)
+}
+
+func (s *Store) commit(ctx context.Context, prev, next *callback.Callback, dueArg string, mv callback.SlotMove) error {
+	release, capArg := "0", -1
 	if mv.Release && prev.SlotStart > 0 {
 		release = "1"
 	}
@@ -183,9 +226,9 @@ func (s *Store) Commit(ctx context.Context, prev, next *callback.Callback, due t
 		}
 	}
 	res, err := commitScript.Run(ctx, s.rdb,
-		[]string{recordKey(next.Tenant, next.ID), dueKey(next.Tenant), leaseKey(next.Tenant), activeKey(next.Tenant),
+		[]string{recordKey(next.Tenant, next.ID), dueKey(next.Tenant), activeKey(next.Tenant),
 			slotKey(prev.Tenant, prev.Service, prev.SlotStart), slotKey(next.Tenant, next.Service, next.SlotStart)},
-		next.ID, prev.Rev, record.Value(next), dueArg, flag(next.State.Final()), int(FinalKeep.Seconds()),
+		next.ID, prev.Rev, s.value(next), dueArg, flag(next.State.Final()), int(FinalKeep.Seconds()),
 		activeField(prev.Service, prev.Phone), activeField(next.Service, next.Phone),
 		release, capArg, next.SlotStart+slotKeyTTL.Milliseconds(), flag(prev.State.Final())).Text()
 	if err != nil {
@@ -193,8 +236,9 @@ func (s *Store) Commit(ctx context.Context, prev, next *callback.Callback, due t
 	}
 	switch res {
 	case "OK":
-		if !due.IsZero() {
-			return s.Announce(ctx, next.Tenant, due)
+		if dueArg != "" && dueArg != "-" {
+			ms, _ := strconv.ParseInt(dueArg, 10, 64)
+			return s.Announce(ctx, next.Tenant, time.UnixMilli(ms))
 		}
 		return nil
 	case "CONFLICT":
@@ -205,6 +249,53 @@ func (s *Store) Commit(ctx context.Context, prev, next *callback.Callback, due t
 		return &callback.Error{Kind: callback.KindNoCapacity, Msg: "No capacity at the desired time"}
 	}
 	return fmt.Errorf("commit: unexpected answer %q", res)
+}
+
+// CommitRecords commits changes that move no limit, capacity place or
+// finality (see callback.Simple), all of one tenant, in one round trip.
+// errs[i] is ErrConflict or ErrNotFound for a change not made; found[i] is
+// then the record Redis holds (nil: none), so a retry needs no read.
+func (s *Store) CommitRecords(ctx context.Context, tenant string, cs []callback.Commit) (errs []error, found []*callback.Callback, err error) {
+	errs, found = make([]error, len(cs)), make([]*callback.Callback, len(cs))
+	if len(cs) == 0 {
+		return errs, found, nil
+	}
+	keys := make([]string, 1, 1+len(cs))
+	keys[0] = dueKey(tenant)
+	args := make([]any, 0, 4*len(cs))
+	var earliest time.Time
+	for _, c := range cs {
+		keys = append(keys, recordKey(tenant, c.Next.ID))
+		if !c.Keep && !c.Due.IsZero() && (earliest.IsZero() || c.Due.Before(earliest)) {
+			earliest = c.Due
+		}
+		args = append(args, c.Next.ID, c.Prev.Rev, s.value(c.Next), timerArg(c.Due, c.Keep))
+	}
+	res, err := commitRecords.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return errs, found, unavailable(err)
+	}
+	k := len(cs) // the values found follow the outcomes
+	for i := range cs {
+		r, _ := res[i].(int64)
+		if r == 1 {
+			continue
+		}
+		errs[i] = callback.ErrNotFound
+		if r == 0 {
+			errs[i] = callback.ErrConflict
+		}
+		if k < len(res) {
+			if v, ok := res[k].(string); ok {
+				found[i], _ = record.Parse(tenant, cs[i].Next.ID, v)
+			}
+			k++
+		}
+	}
+	if earliest.IsZero() {
+		return errs, found, nil
+	}
+	return errs, found, s.Announce(ctx, tenant, earliest)
 }
 
 func flag(b bool) string {
@@ -247,7 +338,7 @@ func (s *Store) Forget(ctx context.Context, cb *callback.Callback) error {
 
 // Restore puts a record read from Postgres back, unless Redis has one.
 func (s *Store) Restore(ctx context.Context, cb *callback.Callback, due time.Time) (bool, error) {
-	keys, args := restoreArgs(cb, due, s.clock.Now())
+	keys, args := s.restoreArgs(cb, due, s.clock.Now())
 	n, err := restoreScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return false, err
@@ -258,14 +349,14 @@ func (s *Store) Restore(ctx context.Context, cb *callback.Callback, due time.Tim
 	return n == 1, nil
 }
 
-func restoreArgs(cb *callback.Callback, due, now time.Time) ([]string, []any) {
+func (s *Store) restoreArgs(cb *callback.Callback, due, now time.Time) ([]string, []any) {
 	dueArg := ""
 	if !due.IsZero() {
 		dueArg = score(due)
 	}
 	active := !cb.State.Final()
 	keys := []string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)}
-	args := []any{cb.ID, record.Value(cb), dueArg, flag(active), activeField(cb.Service, cb.Phone),
+	args := []any{cb.ID, s.value(cb), dueArg, flag(active), activeField(cb.Service, cb.Phone),
 		flag(active && cb.SlotStart > 0 && now.Before(cb.Desired)), cb.SlotStart + slotKeyTTL.Milliseconds()}
 	return keys, args
 }

@@ -280,7 +280,7 @@ func (e *env) wantRecord(cb *callback.Callback) {
 	if !ok {
 		e.t.Fatalf("record %s is missing", cb.ID)
 	}
-	if want := record.Value(cb); v != want {
+	if want := record.Value(cb, 0); v != want {
 		e.t.Fatalf("record %s:\n got %s\nwant %s", cb.ID, v, want)
 	}
 }
@@ -317,6 +317,7 @@ func TestStore(t *testing.T) {
 		{"ForgetGivesBackAndTombstones", testForget},
 		{"CommitCompareAndSet", testCommitCAS},
 		{"CommitFinal", testCommitFinal},
+		{"CommitRecords", testCommitRecords},
 		{"CommitMovesCapacity", testCommitCapacity},
 		{"CommitUndo", testCommitUndo},
 		{"CommitMovesActiveCount", testCommitPhone},
@@ -372,7 +373,7 @@ func testAdmit(e *env) {
 	if err != nil {
 		fatal(e.t, err)
 	}
-	eq(e.t, "read back", record.Value(got), record.Value(cb))
+	eq(e.t, "read back", record.Value(got, 0), record.Value(cb, 0))
 
 	// The same id again: refused, nothing counted twice.
 	if err := e.store.Admit(e.ctx, cb, a); !errors.Is(err, callback.ErrExists) {
@@ -605,7 +606,8 @@ func testCommitCAS(e *env) {
 	}
 	eq(e.t, "tombstone due", e.score("due", missing.ID), -1)
 
-	// A commit takes a claimed record out of the lease set.
+	// A commit leaves a claim to the monitor that holds it: the monitor
+	// ends its claims when it finishes the batch.
 	now := e.clk.Now()
 	e.clk.Advance(2 * time.Minute)
 	got, _, err := e.store.Claim(e.ctx, e.tenant, e.clk.Now(), e.clk.Now().Add(30*time.Second), 10)
@@ -616,8 +618,64 @@ func testCommitCAS(e *env) {
 	if err := e.store.Commit(e.ctx, next, third, now.Add(time.Hour), callback.SlotMove{}); err != nil {
 		fatal(e.t, err)
 	}
-	eq(e.t, "lease", e.score("lease", cb.ID), -1)
+	if e.score("lease", cb.ID) < 0 {
+		e.t.Fatal("a commit ended a monitor's claim")
+	}
 	eq(e.t, "due after commit", e.score("due", cb.ID), now.Add(time.Hour).UnixMilli())
+}
+
+func testCommitRecords(e *env) {
+	now := e.clk.Now()
+	a, b, c := e.newCB("+1900", 0), e.newCB("+1901", 0), e.newCB("+1902", 0)
+	for _, cb := range []*callback.Callback{a, b, c} {
+		e.create(cb, 0, now)
+	}
+	// b moved on meanwhile; c is a refused create's tombstone.
+	b2 := change(b, func(n *callback.Callback) { n.Attempt = 2 })
+	if err := e.store.Commit(e.ctx, b, b2, now.Add(time.Minute), callback.SlotMove{}); err != nil {
+		fatal(e.t, err)
+	}
+	if err := e.store.Forget(e.ctx, c); err != nil {
+		fatal(e.t, err)
+	}
+	ttl := e.rdb.TTL(e.ctx, e.key(e.tenant, "cb:"+c.ID)).Val()
+	errs, found, err := e.store.CommitRecords(e.ctx, e.tenant, []callback.Commit{
+		{Prev: a, Next: change(a, func(n *callback.Callback) { n.Attempt = 1 }), Due: now.Add(time.Hour)},
+		{Prev: b, Next: change(b, nil), Due: now.Add(time.Hour)},
+		{Prev: c, Next: change(c, nil), Due: now.Add(time.Hour)},
+	})
+	if err != nil {
+		fatal(e.t, err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], callback.ErrConflict) || !errors.Is(errs[2], callback.ErrNotFound) {
+		e.t.Fatalf("outcomes %v", errs)
+	}
+	if got, _ := e.store.Get(e.ctx, e.tenant, a.ID); got.Rev != 2 || got.Attempt != 1 {
+		e.t.Fatalf("a after commit: %+v", got)
+	}
+	eq(e.t, "due of a", e.score("due", a.ID), now.Add(time.Hour).UnixMilli())
+	// The loser gets the record that won, and Redis keeps it unchanged.
+	if found[1] == nil || found[1].Rev != b2.Rev || found[1].Attempt != 2 {
+		e.t.Fatalf("found for b: %+v", found[1])
+	}
+	if got, _ := e.store.Get(e.ctx, e.tenant, b.ID); got.Attempt != 2 {
+		e.t.Fatalf("b was overwritten: %+v", got)
+	}
+	eq(e.t, "due of b", e.score("due", b.ID), now.Add(time.Minute).UnixMilli())
+	// The tombstone stays, with its expiry.
+	if v, _ := e.rdb.Get(e.ctx, e.key(e.tenant, "cb:"+c.ID)).Result(); v != "x" {
+		e.t.Fatalf("tombstone = %q", v)
+	}
+	if got := e.rdb.TTL(e.ctx, e.key(e.tenant, "cb:"+c.ID)).Val(); got <= 0 || got > ttl {
+		e.t.Fatalf("tombstone ttl %s, was %s", got, ttl)
+	}
+	eq(e.t, "due of the tombstone", e.score("due", c.ID), -1)
+	// Keep leaves the timer.
+	a2, _ := e.store.Get(e.ctx, e.tenant, a.ID)
+	if errs, _, err := e.store.CommitRecords(e.ctx, e.tenant, []callback.Commit{{Prev: a2, Next: change(a2, nil), Due: now.Add(2 * time.Hour), Keep: true}}); err != nil || errs[0] != nil {
+		e.t.Fatal(errs, err)
+	}
+	eq(e.t, "kept due of a", e.score("due", a.ID), now.Add(time.Hour).UnixMilli())
 }
 
 func testCommitFinal(e *env) {
@@ -868,7 +926,7 @@ func testRestoreManyNoScript(e *env) {
 	for i, tenant := range tenants {
 		cb := cbs[i]
 		v, _ := e.rdb.Get(e.ctx, e.key(tenant, "cb:"+cb.ID)).Result()
-		eq(e.t, "record of "+tenant, v, record.Value(cb))
+		eq(e.t, "record of "+tenant, v, record.Value(cb, 0))
 		eq(e.t, "index of "+tenant, e.indexScore(tenant), dues[i].UnixMilli())
 	}
 }
@@ -1014,16 +1072,25 @@ func testRelease(e *env) {
 	}
 	eq(e.t, "lease of dropped", e.score("lease", b.ID), -1)
 	eq(e.t, "due of dropped", e.score("due", b.ID), -1)
-	// Another writer took it out of the lease set first (a commit set its
-	// timer): the release must not overwrite that timer.
+	// Another writer set a timer while the callback was claimed: the
+	// earlier of the two stays, so the callback is never looked at late.
 	next := change(c, nil)
-	if err := e.store.Commit(e.ctx, c, next, now.Add(time.Hour), callback.SlotMove{}); err != nil {
+	if err := e.store.Commit(e.ctx, c, next, now.Add(30*time.Second), callback.SlotMove{}); err != nil {
 		fatal(e.t, err)
 	}
 	if err := e.store.Release(e.ctx, e.tenant, c.ID, now.Add(time.Minute)); err != nil {
 		fatal(e.t, err)
 	}
-	eq(e.t, "due kept", e.score("due", c.ID), now.Add(time.Hour).UnixMilli())
+	eq(e.t, "earlier timer kept", e.score("due", c.ID), now.Add(30*time.Second).UnixMilli())
+	eq(e.t, "lease of released after a commit", e.score("lease", c.ID), -1)
+	later := change(next, nil)
+	if err := e.store.Commit(e.ctx, next, later, now.Add(time.Hour), callback.SlotMove{}); err != nil {
+		fatal(e.t, err)
+	}
+	if err := e.store.Release(e.ctx, e.tenant, c.ID, now.Add(time.Minute)); err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "earlier release kept", e.score("due", c.ID), now.Add(time.Minute).UnixMilli())
 }
 
 func testPendingExpired(e *env) {

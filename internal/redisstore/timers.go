@@ -2,15 +2,19 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/record"
 )
 
 // Announce lowers the tenant's entry in the global index to due if that is
-// earlier, and wakes the sleeping monitors when it did.
+// earlier, and wakes this node's monitor when it did. Other nodes are not
+// woken: every node runs a monitor, and the one of the node that made the
+// change is enough; the others find the entry when they next look.
 func (s *Store) Announce(ctx context.Context, tenant string, due time.Time) error {
 	n, err := s.rdb.ZAddArgs(ctx, indexKey, redis.ZAddArgs{LT: true, Ch: true,
 		Members: []redis.Z{{Score: float64(due.UnixMilli()), Member: tenant}}}).Result()
@@ -18,28 +22,59 @@ func (s *Store) Announce(ctx context.Context, tenant string, due time.Time) erro
 		return unavailable(err)
 	}
 	if n > 0 {
-		return s.rdb.Publish(ctx, wakeChannel, tenant).Err()
+		s.Wake()
 	}
 	return nil
 }
 
-// Claim takes up to batch due callbacks of a tenant for this monitor until
-// leaseEnd. next is the tenant's earliest remaining timer (zero if none).
-func (s *Store) Claim(ctx context.Context, tenant string, now, leaseEnd time.Time, batch int) (ids []string, next time.Time, err error) {
-	res, err := claimScript.Run(ctx, s.rdb, []string{dueKey(tenant), leaseKey(tenant)},
+// Wake tells this node's monitor to look at the timers now.
+func (s *Store) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Claimed is a batch a monitor claimed: the ids, their records (nil where
+// a timer has no record) and the tenant's earliest remaining timer (zero if
+// none).
+type Claimed struct {
+	IDs     []string
+	Records []*callback.Callback
+	Next    time.Time
+}
+
+// ClaimRecords takes up to batch due callbacks of a tenant for this
+// monitor until leaseEnd, with their records, in one round trip.
+func (s *Store) ClaimRecords(ctx context.Context, tenant string, now, leaseEnd time.Time, batch int) (Claimed, error) {
+	res, err := claimScript.Run(ctx, s.rdb, []string{dueKey(tenant), leaseKey(tenant), recordKey(tenant, "")},
 		now.UnixMilli(), leaseEnd.UnixMilli(), batch).Slice()
 	if err != nil {
-		return nil, time.Time{}, err
+		return Claimed{}, unavailable(err)
 	}
+	var c Claimed
 	for _, v := range res[0].([]any) {
-		ids = append(ids, v.(string))
+		c.IDs = append(c.IDs, v.(string))
 	}
-	for _, v := range res[1:] {
-		if t := parseScore(v); !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
+	c.Records = make([]*callback.Callback, len(c.IDs))
+	vals, _ := res[1].([]any)
+	for i, v := range vals {
+		if str, ok := v.(string); ok && i < len(c.IDs) {
+			c.Records[i], _ = record.Parse(tenant, c.IDs[i], str)
 		}
 	}
-	return ids, next, nil
+	for _, v := range res[2:] {
+		if t := parseScore(v); !t.IsZero() && (c.Next.IsZero() || t.Before(c.Next)) {
+			c.Next = t
+		}
+	}
+	return c, nil
+}
+
+// Claim is ClaimRecords without the records.
+func (s *Store) Claim(ctx context.Context, tenant string, now, leaseEnd time.Time, batch int) (ids []string, next time.Time, err error) {
+	c, err := s.ClaimRecords(ctx, tenant, now, leaseEnd, batch)
+	return c.IDs, c.Next, err
 }
 
 func parseScore(v any) time.Time {
@@ -56,10 +91,54 @@ func parseScore(v any) time.Time {
 
 // Release gives a claimed callback back to the timers at the given time.
 func (s *Store) Release(ctx context.Context, tenant, id string, at time.Time) error {
-	if at.IsZero() { // nothing left to wait for
-		return s.rdb.ZRem(ctx, leaseKey(tenant), id).Err()
+	if at.IsZero() {
+		return s.ReleaseMany(ctx, tenant, nil, []string{id})
 	}
-	return releaseScript.Run(ctx, s.rdb, []string{dueKey(tenant), leaseKey(tenant)}, id, score(at)).Err()
+	return s.ReleaseMany(ctx, tenant, []Timer{{ID: id, At: at}}, []string{id})
+}
+
+// Timer is when a callback is looked at next.
+type Timer struct {
+	ID string
+	At time.Time
+}
+
+// ReleaseMany ends a monitor's claims of a tenant's callbacks (claimed)
+// in one round trip, after giving those in ts their timers back. A timer
+// is only ever lowered (ZADD LT): a writer that changed a callback
+// meanwhile may have set an earlier one, and the earlier wins; a look too
+// early finds nothing to do. The claims end last, so a node that stops in
+// between leaves them to expire, never a callback without a timer.
+func (s *Store) ReleaseMany(ctx context.Context, tenant string, ts []Timer, claimed []string) error {
+	if len(ts) == 0 && len(claimed) == 0 {
+		return nil
+	}
+	var earliest time.Time
+	zs := make([]redis.Z, 0, len(ts))
+	for _, t := range ts {
+		zs = append(zs, redis.Z{Score: float64(t.At.UnixMilli()), Member: t.ID})
+		if earliest.IsZero() || t.At.Before(earliest) {
+			earliest = t.At
+		}
+	}
+	pipe := s.rdb.Pipeline()
+	if len(zs) > 0 {
+		pipe.ZAddArgs(ctx, dueKey(tenant), redis.ZAddArgs{LT: true, Members: zs})
+	}
+	if len(claimed) > 0 {
+		ids := make([]any, len(claimed))
+		for i, id := range claimed {
+			ids[i] = id
+		}
+		pipe.ZRem(ctx, leaseKey(tenant), ids...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable(err)
+	}
+	if earliest.IsZero() {
+		return nil
+	}
+	return s.Announce(ctx, tenant, earliest)
 }
 
 // DueTenants lists tenants whose earliest timer is at or before now.
@@ -118,79 +197,11 @@ func (s *Store) tenantEarliest(ctx context.Context, tenant string) (time.Time, b
 	return best, !best.IsZero(), nil
 }
 
-// Wakeups delivers a value each time a monitor should re-check its timers
-// (an earlier timer was announced). It stops when ctx ends.
-func (s *Store) Wakeups(ctx context.Context) <-chan struct{} {
-	out := make(chan struct{}, 1)
-	sub := s.rdb.Subscribe(ctx, wakeChannel)
-	go func() {
-		defer sub.Close()
-		ch := sub.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case _, ok := <-ch:
-				if !ok {
-					return
-				}
-				select {
-				case out <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	return out
-}
-
-// Sizes counts the callbacks the monitors hold: waiting on a timer and
-// claimed (in flight), over every tenant in the index.
-func (s *Store) Sizes(ctx context.Context) (waiting, inflight int64, err error) {
-	tenants, err := s.rdb.ZRange(ctx, indexKey, 0, -1).Result()
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, t := range tenants {
-		w, err1 := s.rdb.ZCard(ctx, dueKey(t)).Result()
-		f, err2 := s.rdb.ZCard(ctx, leaseKey(t)).Result()
-		if err := errors.Join(err1, err2); err != nil {
-			return 0, 0, err
-		}
-		waiting += w
-		inflight += f
-	}
-	return waiting, inflight, nil
-}
+// Wakeups delivers a value each time this node's monitor should re-check
+// its timers (an earlier timer was announced on this node).
+func (s *Store) Wakeups() <-chan struct{} { return s.wake }
 
 // PublishSettings tells every node that the tenant published a new table.
 func (s *Store) PublishSettings(ctx context.Context, tenant string) error {
 	return s.rdb.Publish(ctx, SettingsChannel, tenant).Err()
-}
-
-// SettingsChanges delivers the tenants whose tables changed.
-func (s *Store) SettingsChanges(ctx context.Context) <-chan string {
-	out := make(chan string, 16)
-	sub := s.rdb.Subscribe(ctx, SettingsChannel)
-	go func() {
-		defer sub.Close()
-		defer close(out)
-		ch := sub.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-ch:
-				if !ok {
-					return
-				}
-				select {
-				case out <- m.Payload:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out
 }

@@ -137,10 +137,10 @@ func newEnv(t *testing.T, o options) *env {
 	svc := &settings.Service{Name: svcName, Location: time.UTC, OfferImmediate: true, OfferScheduled: true,
 		MaxPerNumber: 1, HorizonDays: 14, TTL: 4 * time.Hour,
 		Plan: schedule.Plan{Loc: time.UTC, Minutes: 15, Capacity: capacity}}
-	e.svc = &callback.Service{Hot: e.hot, Durable: e.durable, Settings: services{tenant + "/" + svcName: svc},
+	e.svc = &callback.Service{Hot: redisstore.Admitting{Store: e.hot}, Durable: e.durable, Settings: services{tenant + "/" + svcName: svc},
 		Clock: e.clk, Policy: policy}
 	e.rec = &monitor.Reconciler{Hot: e.hot, Durable: e.durable, Callbacks: e.svc, Clock: e.clk,
-		Tenants: func() []string { return []string{tenant} }, PageSize: 500, Budget: 20000,
+		PageSize: 500, Budget: 20000,
 		Drift:    func(k string) { e.mu.Lock(); e.drift[k]++; e.mu.Unlock() },
 		Repaired: func(k string) { e.mu.Lock(); e.repaired[k]++; e.mu.Unlock() }}
 	e.restorer = &monitor.Restorer{Hot: e.hot, Durable: e.durable, Watch: e.watch, Policy: policy, Clock: e.clk, Interval: time.Minute}
@@ -258,9 +258,33 @@ func (e *env) used(start time.Time) int {
 // (user data as canonical JSON), timers and counters. Completed records
 // are left out (Redis lets them go, Postgres serves them), and so are the
 // rate windows, which a restore does not rebuild.
-func (e *env) hotState() map[string]string {
+func (e *env) hotState() map[string]string { return e.hotStateOf(false) }
+
+// restoredState is the hot state with each live record's timer at its next
+// check: what a restore gives. A live timer may be earlier (a writer that
+// moved the next check later leaves the timer), never later.
+func (e *env) restoredState() map[string]string {
+	e.t.Helper()
+	live := e.hotStateOf(false)
+	ideal := e.hotStateOf(true)
+	for _, z := range strings.Fields(ideal["due"]) {
+		id, at, _ := strings.Cut(z, "@")
+		for _, l := range strings.Fields(live["due"]) {
+			if lid, lat, _ := strings.Cut(l, "@"); lid == id && must(strconv.ParseInt(lat, 10, 64)) > must(strconv.ParseInt(at, 10, 64)) {
+				e.t.Errorf("timer of %s at %s is later than its next check %s", id, lat, at)
+			}
+		}
+	}
+	return ideal
+}
+
+// hotStateOf reads the hot state; next replaces each live record's timer
+// by its next check.
+func (e *env) hotStateOf(next bool) map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
+	nextChecks := map[string]int64{}
+	var dueZs []redis.Z
 	var mu sync.Mutex
 	each := func(c *redis.Client) error {
 		keys, err := c.Keys(e.ctx, key("*")).Result()
@@ -281,6 +305,11 @@ func (e *env) hotState() map[string]string {
 				_ = json.Unmarshal(cb.UserData, &ud)
 				b, _ := json.Marshal(ud)
 				v = strconv.FormatInt(cb.Rev, 10) + " " + string(record.Encode(cb)) + " " + string(b)
+				if at, ok := callback.NextCheck(cb, e.svc.Policy); ok {
+					mu.Lock()
+					nextChecks[cb.ID] = at.UnixMilli()
+					mu.Unlock()
+				}
 			case rest == "due" || rest == "lease" || rest == "pend":
 				zs, err := c.ZRangeWithScores(e.ctx, k, 0, -1).Result()
 				if err != nil {
@@ -289,6 +318,11 @@ func (e *env) hotState() map[string]string {
 				var parts []string
 				for _, z := range zs {
 					parts = append(parts, z.Member.(string)+"@"+strconv.FormatInt(int64(z.Score), 10))
+				}
+				if rest == "due" {
+					mu.Lock()
+					dueZs = zs
+					mu.Unlock()
 				}
 				slices.Sort(parts)
 				v = strings.Join(parts, " ")
@@ -322,6 +356,19 @@ func (e *env) hotState() map[string]string {
 	}
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if next && len(dueZs) > 0 {
+		var parts []string
+		for _, z := range dueZs {
+			id := z.Member.(string)
+			at, ok := nextChecks[id]
+			if !ok {
+				at = int64(z.Score)
+			}
+			parts = append(parts, id+"@"+strconv.FormatInt(at, 10))
+		}
+		slices.Sort(parts)
+		out["due"] = strings.Join(parts, " ")
 	}
 	// A slot counter at zero is the same as none.
 	for k, v := range out {
@@ -826,7 +873,7 @@ func TestRestoreAfterLoss(t *testing.T) {
 				e := newEnv(t, options{cluster: cluster})
 				e.restore() // the first check of an empty Redis
 				cbs := e.seedMix()
-				want := e.hotState()
+				want := e.restoredState()
 				nonTrivial(t, want)
 				lose(e)
 				if ok, err := e.hot.Hydrated(e.ctx, must(e.hot.RunIDs(e.ctx))); err != nil || ok {
@@ -861,7 +908,7 @@ func TestRestoreAfterLoss(t *testing.T) {
 		if _, err := e.svc.Cancel(e.ctx, tenant, cbs[1].ID, callback.ReasonCancelled, "test", true); err != nil {
 			t.Fatal(err)
 		}
-		want := e.hotState()
+		want := e.restoredState()
 		nonTrivial(t, want)
 		e.redis.Restart()
 		// The server is back with the old data, marker included.

@@ -130,6 +130,7 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		"MONITOR_LEASE_SECONDS":          "5",
 		"MONITOR_REPORT_TIMEOUT_SECONDS": "30",
 		"HEALTH_INTERVAL_SECONDS":        "1",
+		"MONITOR_RESTORE_CHECK_SECONDS":  "1",
 	}
 	if o.RedisCluster {
 		s.env["REDIS_CLUSTER"] = "true"

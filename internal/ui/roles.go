@@ -31,11 +31,12 @@ const (
 	ChangeCallin    Right = "change-callin"
 	UseDeveloper    Right = "developer"
 	PickTenant      Right = "pick-tenant"
+	ReadProfiles    Right = "profiles" // the node's runtime profiles (/debug/pprof/)
 )
 
 var rights = map[Role][]Right{
-	RoleDevOps:     {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper, PickTenant},
-	RoleAdmin:      {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper},
+	RoleDevOps:     {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper, PickTenant, ReadProfiles},
+	RoleAdmin:      {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper, ReadProfiles},
 	RoleSupervisor: {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin},
 	RoleMonitor:    {ViewCallbacks, ViewQueues, ViewCallin},
 	RoleDeveloper:  {ViewQueues, UseDeveloper},

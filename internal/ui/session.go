@@ -16,7 +16,9 @@ import (
 )
 
 // Cookies of the UI. The session cookie's value is the session id, which
-// the store never keeps as such.
+// the store never keeps as such. The sign-in cookie is the UI's own; the
+// session cookie reaches the whole internal port, as the node's profiles
+// (/debug/pprof/) are read with a UI session too.
 const (
 	sessionCookie = "ges_session"
 	loginCookie   = "ges_login"
@@ -148,7 +150,15 @@ func baseURL(r *http.Request) string {
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: cookiePath, MaxAge: maxAge,
+	path := cookiePath
+	if name == sessionCookie {
+		path = "/"
+		// A session cookie an earlier version scoped to the UI would be
+		// sent first on UI pages and hide this one: it goes.
+		http.SetCookie(w, &http.Cookie{Name: name, Path: cookiePath, MaxAge: -1,
+			HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge,
 		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
 }
 

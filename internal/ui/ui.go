@@ -147,6 +147,7 @@ func (u *UI) Mount(r chi.Router) {
 			r.Post("/ges/developer/refetch", u.need(UseDeveloper, u.refetch))
 		})
 	})
+	u.mountProfiles(r)
 }
 
 // Run keeps the API error log written and pruned until ctx ends.

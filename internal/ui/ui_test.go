@@ -42,6 +42,16 @@ func TestRights(t *testing.T) {
 	if !Can([]Role{RoleMonitor, RoleDeveloper}, UseDeveloper) || Can(nil, ViewQueues) {
 		t.Error("rights of several roles, or of none")
 	}
+	for _, r := range []Role{RoleDevOps, RoleAdmin} {
+		if !Can([]Role{r}, ReadProfiles) {
+			t.Errorf("%s may not read profiles", r)
+		}
+	}
+	for _, r := range []Role{RoleSupervisor, RoleMonitor, RoleDeveloper} {
+		if Can([]Role{r}, ReadProfiles) {
+			t.Errorf("%s may read profiles", r)
+		}
+	}
 }
 
 func TestCSVSafe(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/luascript"
 	"github.com/gesgo/ges/internal/settings"
 )
 
@@ -71,23 +72,59 @@ func (s *Stream) marker(e Entry) string {
 // Submit adds the entry unless this attempt was added already, and returns
 // the entry's id either way. added is false for such a repeat.
 func (s *Stream) Submit(ctx context.Context, e Entry) (id string, added bool, err error) {
-	payload, err := json.Marshal(e.payload())
-	if err != nil {
-		return "", false, err
+	r := s.SubmitMany(ctx, []Entry{e})[0]
+	return r.ID, r.Added, r.Err
+}
+
+// Submitted is the outcome of one entry of SubmitMany.
+type Submitted struct {
+	ID    string
+	Added bool
+	Err   error
+}
+
+// SubmitMany submits entries in one round trip (see Submit).
+func (s *Stream) SubmitMany(ctx context.Context, es []Entry) []Submitted {
+	out := make([]Submitted, len(es))
+	args := make([][]any, len(es))
+	for i, e := range es {
+		payload, err := json.Marshal(e.payload())
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		args[i] = []any{int(s.markerTTL.Seconds()), s.maxLen,
+			"type", "callback.start", "version", "1", "ccid", e.Tenant, "callbackId", e.Callback.ID,
+			"attempt", strconv.Itoa(e.Attempt), "payload", string(payload)}
 	}
-	args := []any{int(s.markerTTL.Seconds()), s.maxLen,
-		"type", "callback.start", "version", "1", "ccid", e.Tenant, "callbackId", e.Callback.ID,
-		"attempt", strconv.Itoa(e.Attempt), "payload", string(payload)}
-	res, err := submitScript.Run(ctx, s.rdb, []string{s.marker(e), s.name}, args...).Slice()
-	if err != nil {
-		return "", false, err
+	cmds := make([]*redis.Cmd, len(es))
+	_, err := luascript.Exec(ctx, s.rdb, []*redis.Script{submitScript}, func(pipe redis.Pipeliner) {
+		for i, e := range es {
+			if args[i] != nil {
+				cmds[i] = submitScript.EvalSha(ctx, pipe, []string{s.marker(e), s.name}, args[i]...)
+			}
+		}
+	})
+	for i, c := range cmds {
+		if c == nil {
+			continue
+		}
+		res, cerr := c.Slice()
+		switch {
+		case cerr != nil:
+			out[i].Err = cerr
+		case len(res) != 2:
+			out[i].Err = fmt.Errorf("stream submit: unexpected answer %v", res)
+		default:
+			n, _ := res[0].(int64)
+			out[i].ID, _ = res[1].(string)
+			out[i].Added = n == 1
+		}
+		if out[i].Err == nil && err != nil && out[i].ID == "" {
+			out[i].Err = err
+		}
 	}
-	if len(res) != 2 {
-		return "", false, fmt.Errorf("stream submit: unexpected answer %v", res)
-	}
-	n, _ := res[0].(int64)
-	id, _ = res[1].(string)
-	return id, n == 1, nil
+	return out
 }
 
 // Reads tells, for the stream as it is now, whether an entry was delivered

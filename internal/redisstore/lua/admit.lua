@@ -6,16 +6,23 @@
 -- ARGV: 1 id, 2 value, 3 pending deadline (unix ms), 4 max per number (0 = none), 5 active field,
 --       6 slot capacity (-1 = no slot), 7 slot key expiry (unix ms),
 --       8 rate limit 1 (0 = none), 9 rate window 1 end (unix ms), 10 rate limit 2, 11 rate window 2 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
+-- The record is written first (SET NX also tells an id in use, a refused
+-- create's tombstone included) and taken back if a limit refuses: most
+-- creates are admitted.
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 'EXISTS' end
+local function refuse(why)
+  redis.call('DEL', KEYS[1])
+  return why
+end
 local max = tonumber(ARGV[4])
-if max > 0 and tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') >= max then return 'LIMIT' end
+if max > 0 and tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') >= max then return refuse('LIMIT') end
 for i = 0, 1 do
   local limit = tonumber(ARGV[8 + 2 * i])
-  if limit > 0 and tonumber(redis.call('GET', KEYS[5 + i]) or '0') >= limit then return 'RATE' .. (i + 1) end
+  if limit > 0 and tonumber(redis.call('GET', KEYS[5 + i]) or '0') >= limit then return refuse('RATE' .. (i + 1)) end
 end
 local cap = tonumber(ARGV[6])
 if cap >= 0 then
-  if tonumber(redis.call('GET', KEYS[4]) or '0') >= cap then return 'FULL' end
+  if tonumber(redis.call('GET', KEYS[4]) or '0') >= cap then return refuse('FULL') end
   redis.call('INCR', KEYS[4])
   redis.call('PEXPIREAT', KEYS[4], ARGV[7])
 end
@@ -25,7 +32,6 @@ for i = 0, 1 do
     redis.call('PEXPIREAT', KEYS[5 + i], ARGV[9 + 2 * i])
   end
 end
-redis.call('SET', KEYS[1], ARGV[2])
 redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 'OK'
