@@ -82,7 +82,7 @@ const inFlightRetry = time.Second
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.slots = make(chan struct{}, cmp.Or(d.Recording, 8))
 	defer d.recording.Wait() // each is bounded by stepTimeout
-	wake := d.Store.Wakeups()
+	wake := d.Store.Wakeups(ctx)
 	for {
 		err := d.pass(ctx)
 		d.Signals.Pass.Send(struct{}{})

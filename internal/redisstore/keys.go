@@ -59,6 +59,9 @@ const (
 	// indexKey: tenant -> earliest time (ms) anything of the tenant is due.
 	// It may be early, never late.
 	indexKey = "ges:idx"
+	// wakeChannel tells the monitors of other nodes that something became
+	// due earlier.
+	wakeChannel = "ges:wake"
 	// SettingsChannel announces a new published table (message: tenant).
 	SettingsChannel = "ges:settings"
 	// hydratedKey holds the run ids of the Redis servers that a restore

@@ -23,12 +23,17 @@ type Admitting struct{ *Store }
 // admission whose outcome is unknown (Redis did not answer) is noted too.
 func (a Admitting) Admit(ctx context.Context, cb *callback.Callback, adm callback.Admission) error {
 	deadline := a.clock.Now().Add(PendingGrace)
-	err := a.Store.Admit(ctx, cb, adm)
+	// The note goes in the same round trip, after the script; a refused
+	// admission leaves a note the reconciler drops.
+	var note *redis.IntCmd
+	err := a.Store.admit(ctx, cb, adm, func(pipe redis.Pipeliner) { note = a.notePending(ctx, pipe, cb.Tenant, deadline) })
 	if err != nil && callback.KindOf(err) != callback.KindUnavailable {
 		return err
 	}
-	if nerr := a.NotePending(ctx, cb.Tenant, deadline); nerr != nil {
-		slog.Warn("could not note a pending admission; the reconciler's sweep will find it", "tenant", cb.Tenant, "id", cb.ID, "err", nerr)
+	if note == nil || note.Err() != nil { // not sent with the script: on its own
+		if nerr := a.NotePending(ctx, cb.Tenant, deadline); nerr != nil {
+			slog.Warn("could not note a pending admission; the reconciler's sweep will find it", "tenant", cb.Tenant, "id", cb.ID, "err", nerr)
+		}
 	}
 	return err
 }
@@ -36,8 +41,12 @@ func (a Admitting) Admit(ctx context.Context, cb *callback.Callback, adm callbac
 // NotePending lowers the tenant's entry in the pending index to deadline
 // if that is earlier.
 func (s *Store) NotePending(ctx context.Context, tenant string, deadline time.Time) error {
-	return s.rdb.ZAddArgs(ctx, pendIndexKey, redis.ZAddArgs{LT: true,
-		Members: []redis.Z{{Score: float64(deadline.UnixMilli()), Member: tenant}}}).Err()
+	return s.notePending(ctx, s.rdb, tenant, deadline).Err()
+}
+
+func (s *Store) notePending(ctx context.Context, c redis.Cmdable, tenant string, deadline time.Time) *redis.IntCmd {
+	return c.ZAddArgs(ctx, pendIndexKey, redis.ZAddArgs{LT: true,
+		Members: []redis.Z{{Score: float64(deadline.UnixMilli()), Member: tenant}}})
 }
 
 // PendingTenants lists up to limit tenants whose earliest pending deadline

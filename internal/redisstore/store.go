@@ -80,6 +80,12 @@ func score(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // Admit inserts cb, pending, under the per-number limit, its slot's
 // capacity and the service's rate windows.
 func (s *Store) Admit(ctx context.Context, cb *callback.Callback, a callback.Admission) error {
+	return s.admit(ctx, cb, a, nil)
+}
+
+// admit is Admit; also (nil: none) adds commands to send after the
+// script in the same round trip.
+func (s *Store) admit(ctx context.Context, cb *callback.Callback, a callback.Admission, also func(redis.Pipeliner)) error {
 	now := s.clock.Now()
 	capArg := -1
 	if cb.SlotStart > 0 {
@@ -100,7 +106,17 @@ func (s *Store) Admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 			args = append(args, 0, 0)
 		}
 	}
-	res, err := admitScript.Run(ctx, s.rdb, keys, args...).Text()
+	var run *redis.Cmd
+	_, err := luascript.Exec(ctx, s.rdb, []*redis.Script{admitScript}, func(pipe redis.Pipeliner) {
+		run = admitScript.EvalSha(ctx, pipe, keys, args...)
+		if also != nil {
+			also(pipe)
+		}
+	})
+	res, rerr := run.Text()
+	if err == nil || rerr != nil {
+		err = rerr
+	}
 	if err != nil {
 		return unavailable(err)
 	}
@@ -149,7 +165,7 @@ func (s *Store) Activate(ctx context.Context, cb *callback.Callback, due time.Ti
 	}
 	for _, c := range idx {
 		if c.Val() > 0 {
-			s.Wake()
+			s.lowered(ctx, cb.Tenant)
 			break
 		}
 	}

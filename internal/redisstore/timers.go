@@ -12,9 +12,7 @@ import (
 )
 
 // Announce lowers the tenant's entry in the global index to due if that is
-// earlier, and wakes this node's monitor when it did. Other nodes are not
-// woken: every node runs a monitor, and the one of the node that made the
-// change is enough; the others find the entry when they next look.
+// earlier, and then wakes the monitors (see lowered).
 func (s *Store) Announce(ctx context.Context, tenant string, due time.Time) error {
 	n, err := s.rdb.ZAddArgs(ctx, indexKey, redis.ZAddArgs{LT: true, Ch: true,
 		Members: []redis.Z{{Score: float64(due.UnixMilli()), Member: tenant}}}).Result()
@@ -22,9 +20,20 @@ func (s *Store) Announce(ctx context.Context, tenant string, due time.Time) erro
 		return unavailable(err)
 	}
 	if n > 0 {
-		s.Wake()
+		s.lowered(ctx, tenant)
 	}
 	return nil
+}
+
+// lowered wakes this node's monitor at once, in process, and tells the
+// other nodes' (wakeChannel), which may be asleep until a later time: should
+// this node die before it dispatches, another one does. It is called only
+// when the index entry moved earlier, so a busy tenant, whose entry is due
+// already, costs no message.
+func (s *Store) lowered(ctx context.Context, tenant string) {
+	s.Wake()
+	// A lost message costs the other nodes a later look, not a callback.
+	_ = s.rdb.Publish(ctx, wakeChannel, tenant).Err()
 }
 
 // Wake tells this node's monitor to look at the timers now.
@@ -197,9 +206,28 @@ func (s *Store) tenantEarliest(ctx context.Context, tenant string) (time.Time, b
 	return best, !best.IsZero(), nil
 }
 
-// Wakeups delivers a value each time this node's monitor should re-check
-// its timers (an earlier timer was announced on this node).
-func (s *Store) Wakeups() <-chan struct{} { return s.wake }
+// Wakeups delivers a value each time the monitor should re-check its
+// timers: an earlier timer was announced, on this node or another one. It
+// listens to the other nodes until ctx ends.
+func (s *Store) Wakeups(ctx context.Context) <-chan struct{} {
+	sub := s.rdb.Subscribe(ctx, wakeChannel)
+	go func() {
+		defer sub.Close()
+		ch := sub.Channel(redis.WithChannelHealthCheckInterval(subscriptionPing))
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+				s.Wake()
+			}
+		}
+	}()
+	return s.wake
+}
 
 // PublishSettings tells every node that the tenant published a new table.
 func (s *Store) PublishSettings(ctx context.Context, tenant string) error {
