@@ -290,8 +290,12 @@ cmd_start() {
   sim_pid=$(cat "$PIDS/gessim.pid")
   wait_for gessim "$sim_pid" 30 "$LOGS/gessim.log" http_ok "$SIM_ADMIN_PORT" /sim/health
 
+  # The admin APIs under /ges/v1 need a principal: the demo's Designer
+  # (gessim publish) presents this run's service token.
+  DESIGNER_API_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   log "starting ges (internal :$INTERNAL_PORT, external :$EXTERNAL_PORT)"
   start_bg ges env -i PATH="$PATH" HOME="${HOME:-/}" \
+    DESIGNER_API_TOKEN="$DESIGNER_API_TOKEN" \
     LOG_LEVEL="$LOG_LEVEL" \
     INTERNAL_PORT="$INTERNAL_PORT" EXTERNAL_PORT="$EXTERNAL_PORT" \
     INTERNAL_URL="http://127.0.0.1:$INTERNAL_PORT" \
@@ -310,7 +314,7 @@ cmd_start() {
   wait_for ges "$ges_pid" 60 "$LOGS/ges.log" http_ok "$INTERNAL_PORT" /ges/v1/health/ready
 
   log "publishing CALLBACK_SETTINGS from $(basename "$FIXTURE")"
-  if ! "$BIN/gessim" publish --fixture "$FIXTURE" --ges "http://127.0.0.1:$INTERNAL_PORT" >>"$LOGS/publish.log" 2>&1; then
+  if ! DESIGNER_API_TOKEN="$DESIGNER_API_TOKEN" "$BIN/gessim" publish --fixture "$FIXTURE" --ges "http://127.0.0.1:$INTERNAL_PORT" >>"$LOGS/publish.log" 2>&1; then
     tail -n 40 "$LOGS/publish.log" >&2 || true
     die "gessim publish failed (log: $LOGS/publish.log)"
   fi

@@ -20,6 +20,8 @@ const usage = `usage:
                  [--urs-addr ADDR]... [--stats-addr ADDR] [--conf-addr ADDR]
                  [--fcm-addr ADDR] [--captcha-addr ADDR]
   gessim publish --fixture FILE --ges http://GES_INTERNAL_BASE [--ccid ID]
+
+Publishing presents the service token in DESIGNER_API_TOKEN (GES' DESIGNER-API-TOKEN).
 `
 
 func main() {

@@ -46,7 +46,7 @@ func publish(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	hc := &http.Client{Timeout: 30 * time.Second}
+	hc := designer.WithToken(&http.Client{Timeout: 30 * time.Second}, os.Getenv(designer.TokenEnv))
 	for _, cc := range ccs {
 		results, err := designer.PublishAll(ctx, hc, *ges, cc)
 		for _, r := range results {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gesgo/ges/internal/sim"
+	"github.com/gesgo/ges/internal/sim/designer"
 	"github.com/gesgo/ges/internal/sim/fixture"
 )
 
@@ -36,6 +37,7 @@ func serve(args []string, stderr io.Writer, log *slog.Logger) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	cfg.PublishToken = os.Getenv(designer.TokenEnv)
 	missing := []string{}
 	for name, v := range map[string]string{"fixture": *fixturePath, "voice-redis": cfg.VoiceRedis,
 		"auth-addr": cfg.AuthAddr, "env-addr": cfg.EnvAddr, "ors-addr": cfg.ORSAddr, "admin-addr": cfg.AdminAddr} {

@@ -200,7 +200,8 @@ func (n *node) wire(ctx context.Context) error {
 	if cfg.Platform.FaultInjection {
 		extra = n.loopFault(callbackUI.Mount)
 	}
-	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL, FaultInjection: cfg.Platform.FaultInjection, Extra: extra})
+	internalH := httpapi.Internal(httpapi.InternalDeps{Deps: deps, Publisher: pub, Health: checker, BaseURL: cfg.InternalURL, FaultInjection: cfg.Platform.FaultInjection, Extra: extra,
+		Admins: admins(cfg, callbackUI)})
 	externalH := httpapi.External(deps)
 	n.servers = []*http.Server{
 		{Addr: ":" + strconv.Itoa(cfg.InternalPort), Handler: internalH, ReadHeaderTimeout: 10 * time.Second},
@@ -218,6 +219,7 @@ func (n *node) wire(ctx context.Context) error {
 		},
 		GESURL: cfg.InternalURL, Lease: time.Duration(cfg.Monitor.LeaseSeconds) * time.Second,
 		Batch: cfg.Monitor.BatchSize, Workers: 16, Claims: 4, MaxIdle: time.Minute,
+		Lookahead:    time.Duration(cfg.Monitor.LookaheadMillis) * time.Millisecond,
 		SubmitFailed: func() { m.Alert(metrics.CBSubmitFailed) }, Drift: drift, Repaired: repaired}
 	if ors != nil {
 		dispatcher.Sessions = ors

@@ -11,6 +11,7 @@ import (
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/httpapi"
 	"github.com/gesgo/ges/internal/pgstore"
+	"github.com/gesgo/ges/internal/principal"
 	"github.com/gesgo/ges/internal/redisstore"
 	"github.com/gesgo/ges/internal/settings"
 	"github.com/gesgo/ges/internal/ui"
@@ -40,6 +41,15 @@ func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, d
 	u := ui.New(d)
 	deps.ErrorLog = func(_ context.Context, e httpapi.APIError) { u.Errors.Record(ui.APIError(e)) }
 	return u
+}
+
+// admins authenticates the callers of the admin APIs: Callback UI
+// sessions, and the deployment's service tokens (docs/decisions.md).
+func admins(cfg *config.Config, u *ui.UI) *principal.Authenticator {
+	return &principal.Authenticator{Sessions: u, Tokens: []principal.Token{
+		{Name: "designer", Secret: cfg.DesignerAPIToken, Actions: []principal.Action{principal.PublishTables, principal.ReadTables}},
+		{Name: "admin", Secret: cfg.AdminAPIToken, Actions: principal.Every},
+	}}
 }
 
 // apiErrors serves the UI's error log from Postgres: the store has its own

@@ -236,6 +236,9 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 // Get returns a callback of the tenant: the live record, or the durable
 // copy once the hot store has let a completed record go.
 func (s *Service) Get(ctx context.Context, tenant, id string) (*Callback, error) {
+	if !ids.Valid(id) { // no such record can exist; the stores need not be asked
+		return nil, ErrNotFound
+	}
 	cb, err := s.Hot.Get(ctx, tenant, id)
 	if errors.Is(err, ErrNotFound) {
 		return s.Durable.Get(ctx, tenant, id)
@@ -370,6 +373,9 @@ func (s *Service) Update(ctx context.Context, tenant, id, source string, change 
 // which costs less than moving it on every report.
 // cur, when not nil, is the record as a failed commit found it.
 func (s *Service) update(ctx context.Context, tenant, id, source string, change func(*Callback) (bool, error), keepLater bool, cur *Callback) (*Callback, error) {
+	if cur == nil && !ids.Valid(id) {
+		return nil, ErrNotFound
+	}
 	for range maxRetries {
 		if cur == nil {
 			var err error

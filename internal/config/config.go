@@ -30,6 +30,12 @@ type Config struct {
 	UIDevOpsUsername   string   // UI_DEVOPS_USERNAME
 	UIDevOpsPassword   string   // UI_DEVOPS_PASSWORD (secret)
 	DecryptPassword    string   // DECRYPT_PASSWORD (secret)
+	// Service tokens of the admin APIs under /ges/v1, one per deployment
+	// (secrets; unset: none). DESIGNER-API-TOKEN lets Designer publish and
+	// read data tables, ADMIN-API-TOKEN allows every admin API. A request
+	// with a token names its tenant in the ContactCenterId header.
+	DesignerAPIToken string
+	AdminAPIToken    string
 
 	// UISessionTimeout (UI_SESSION_TIMEOUT: 20m, 90s, or whole minutes)
 	// ends a Callback UI session after this much inactivity.
@@ -152,10 +158,13 @@ func (v VoiceConfig) Addr() string { return net.JoinHostPort(v.Host, strconv.Ito
 
 // MonitorConfig tunes the callback monitor that hands due callbacks to ORS.
 type MonitorConfig struct {
-	LeaseSeconds          int // how long a node owns claimed callbacks before any node may reclaim them
-	ReportTimeoutSeconds  int // silent window after hand-off before resubmission
-	MaxAttempts           int
-	BatchSize             int
+	LeaseSeconds         int // how long a node owns claimed callbacks before any node may reclaim them
+	ReportTimeoutSeconds int // silent window after hand-off before resubmission
+	MaxAttempts          int
+	BatchSize            int
+	// LookaheadMillis is how far ahead of their due time callbacks are
+	// claimed and checked, so a burst is handed off the moment it is due.
+	LookaheadMillis       int
 	HealthIntervalSeconds int
 	// ReconcileSeconds is the interval of the anti-entropy pass that
 	// compares Postgres and Redis.
@@ -197,6 +206,7 @@ const (
 	defaultRestoreCheck       = 60
 	defaultMaxAttempts        = 3
 	defaultBatchSize          = 250
+	defaultLookaheadMillis    = 2000
 	defaultInlineUserData     = 1024
 	defaultHealthInterval     = 10
 	defaultFCMURL             = "https://fcm.googleapis.com/v1"
@@ -249,6 +259,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.UIDevOpsPassword = l.str("UI_DEVOPS_PASSWORD", "")
 	c.UISessionTimeout = l.duration("UI_SESSION_TIMEOUT", 20*time.Minute)
 	c.DecryptPassword = l.str("DECRYPT_PASSWORD", "")
+	c.DesignerAPIToken = l.token("DESIGNER-API-TOKEN")
+	c.AdminAPIToken = l.token("ADMIN-API-TOKEN")
 
 	c.Redis = RedisConfig{
 		Host:     l.required("REDIS_HOST"),
@@ -312,6 +324,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		ReportTimeoutSeconds:  l.positive("MONITOR_REPORT_TIMEOUT_SECONDS", defaultReportTimeout),
 		MaxAttempts:           l.positive("MONITOR_MAX_ATTEMPTS", defaultMaxAttempts),
 		BatchSize:             l.positive("MONITOR_BATCH_SIZE", defaultBatchSize),
+		LookaheadMillis:       l.nonNegative("MONITOR_LOOKAHEAD_MS", defaultLookaheadMillis),
 		HealthIntervalSeconds: l.positive("HEALTH_INTERVAL_SECONDS", defaultHealthInterval),
 		ReconcileSeconds:      l.positive("MONITOR_RECONCILE_SECONDS", defaultReconcileSeconds),
 		ReconcileFullSeconds:  l.positive("MONITOR_RECONCILE_FULL_SECONDS", defaultReconcileFull),
@@ -446,6 +459,20 @@ func (l *loader) str(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// minTokenLen is the shortest service token accepted: 32 characters of a
+// random token (openssl rand -hex 16) cannot be guessed online.
+const minTokenLen = 32
+
+// token reads a service token (a secret); a short one stops start-up, as a
+// guessable token would open the admin APIs. The message never shows it.
+func (l *loader) token(key string) string {
+	v := l.src.lookup(key)
+	if v != "" && len(v) < minTokenLen {
+		l.problemf("%s must be at least %d characters (e.g. openssl rand -hex 16)", displayName(key), minTokenLen)
+	}
+	return v
 }
 
 func (l *loader) required(key string) string {
@@ -704,6 +731,9 @@ func (c *Config) Redacted() map[string]any {
 		"URS_URL":          c.Platform.URSURLs,
 		"CREDENTIALS-KEY":  mask(c.Platform.CredentialsKey),
 
+		"DESIGNER-API-TOKEN": mask(c.DesignerAPIToken),
+		"ADMIN-API-TOKEN":    mask(c.AdminAPIToken),
+
 		"FCM_URL":            redactURL(c.Platform.FCMURL),
 		"PUSH_CHECK_SECONDS": c.Platform.PushCheckSeconds,
 
@@ -711,6 +741,7 @@ func (c *Config) Redacted() map[string]any {
 		"MONITOR_REPORT_TIMEOUT_SECONDS": c.Monitor.ReportTimeoutSeconds,
 		"MONITOR_MAX_ATTEMPTS":           c.Monitor.MaxAttempts,
 		"MONITOR_BATCH_SIZE":             c.Monitor.BatchSize,
+		"MONITOR_LOOKAHEAD_MS":           c.Monitor.LookaheadMillis,
 		"HEALTH_INTERVAL_SECONDS":        c.Monitor.HealthIntervalSeconds,
 		"MONITOR_RECONCILE_SECONDS":      c.Monitor.ReconcileSeconds,
 		"MONITOR_RECONCILE_FULL_SECONDS": c.Monitor.ReconcileFullSeconds,

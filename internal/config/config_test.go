@@ -137,7 +137,7 @@ func TestDefaults(t *testing.T) {
 		{"Voice.Addr", c.Voice.Addr(), "redis-ors.voice:10000"},
 		{"ConsulAddr", c.ConsulAddr, ""},
 		{"Region", c.Region, ""},
-		{"Monitor", c.Monitor, MonitorConfig{LeaseSeconds: 30, ReportTimeoutSeconds: 60, MaxAttempts: 3, BatchSize: 250, HealthIntervalSeconds: 10, ReconcileSeconds: 30,
+		{"Monitor", c.Monitor, MonitorConfig{LeaseSeconds: 30, ReportTimeoutSeconds: 60, MaxAttempts: 3, BatchSize: 250, LookaheadMillis: 2000, HealthIntervalSeconds: 10, ReconcileSeconds: 30,
 			ReconcileFullSeconds: 3600, RestoreCheckSeconds: 60}},
 		{"ConfigFolders", len(c.ConfigFolders), 0},
 	}
@@ -179,6 +179,7 @@ func TestExplicitValues(t *testing.T) {
 		"MONITOR_REPORT_TIMEOUT_SECONDS", "90",
 		"MONITOR_MAX_ATTEMPTS", "5",
 		"MONITOR_BATCH_SIZE", "250",
+		"MONITOR_LOOKAHEAD_MS", "500",
 		"USERDATA_INLINE_BYTES", "4096",
 		"HEALTH_INTERVAL_SECONDS", "20",
 		"MONITOR_RECONCILE_SECONDS", "15",
@@ -207,7 +208,7 @@ func TestExplicitValues(t *testing.T) {
 		ConsulAddr: "http://consul:8500",
 		Region:     "eastus",
 		Platform:   PlatformConfig{ORSService: "ors", URSService: "urs", DiscoveryIntervalSeconds: 15, FCMURL: "https://fcm.googleapis.com/v1", PushCheckSeconds: 30},
-		Monitor: MonitorConfig{LeaseSeconds: 45, ReportTimeoutSeconds: 90, MaxAttempts: 5, BatchSize: 250, HealthIntervalSeconds: 20, ReconcileSeconds: 15,
+		Monitor: MonitorConfig{LeaseSeconds: 45, ReportTimeoutSeconds: 90, MaxAttempts: 5, BatchSize: 250, LookaheadMillis: 500, HealthIntervalSeconds: 20, ReconcileSeconds: 15,
 			ReconcileFullSeconds: 600, RestoreCheckSeconds: 120},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -898,5 +899,21 @@ func TestLoadNilGetenvUsesProcessEnv(t *testing.T) {
 	}
 	if c.Redis.Port != 6390 {
 		t.Errorf("Redis.Port = %d", c.Redis.Port)
+	}
+}
+
+func TestServiceTokens(t *testing.T) {
+	long := strings.Repeat("t", 32)
+	dir := writeFolder(t, map[string]string{"ADMIN-API-TOKEN": long + "a"})
+	c := mustLoad(t, with(minimalEnv(), "DESIGNER_API_TOKEN", long, "CONFIG_FOLDERS", dir))
+	if c.DesignerAPIToken != long || c.AdminAPIToken != long+"a" {
+		t.Fatalf("tokens = %q, %q", c.DesignerAPIToken, c.AdminAPIToken)
+	}
+	if r := c.Redacted(); r["DESIGNER-API-TOKEN"] != "***" || r["ADMIN-API-TOKEN"] != "***" {
+		t.Fatalf("redacted: %v %v", r["DESIGNER-API-TOKEN"], r["ADMIN-API-TOKEN"])
+	}
+	msg := loadErr(t, with(minimalEnv(), "DESIGNER_API_TOKEN", "short-secret"))
+	if !strings.Contains(msg, "DESIGNER-API-TOKEN") || strings.Contains(msg, "short-secret") {
+		t.Fatalf("short token: %q", msg)
 	}
 }

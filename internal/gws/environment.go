@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gesgo/ges/internal/clock"
@@ -28,9 +29,20 @@ type Tenant struct {
 // ErrUnknown is returned when GWS does not know the key or id.
 var ErrUnknown = errors.New("unknown to GWS Environment")
 
+// Cache bounds. Keys and ids come from unauthenticated clients, so what is
+// kept of them is bounded: known answers (real tenants' keys) and unknown
+// ones (anybody's guesses) are kept apart, so that a flood of wrong keys
+// only evicts other wrong keys. A key longer than any real one is unknown
+// without asking GWS.
+const (
+	maxKnown   = 10000
+	maxUnknown = 1024
+	maxKeyLen  = 256
+)
+
 // Environment resolves API keys and contact-center ids, caching answers
-// (known ones for TTL, unknown ones for NegativeTTL) so a burst of requests
-// costs one GWS call.
+// (known ones for TTL, unknown ones for NegativeTTL, both in bounded LRUs)
+// so a burst of requests costs one GWS call.
 type Environment struct {
 	base        string
 	client      *http.Client
@@ -41,8 +53,11 @@ type Environment struct {
 	// Status is told whether each call reached a healthy GWS.
 	Status func(ok bool)
 
+	once    sync.Once
+	known   *expirable.LRU[string, cached]
+	unknown *expirable.LRU[string, cached]
+
 	mu    sync.Mutex
-	cache map[string]cached
 	calls map[string]*call
 }
 
@@ -69,7 +84,7 @@ func NewEnvironment(envURL, authURL, clientID, clientSecret string) *Environment
 		hc.Timeout = 5 * time.Second
 	}
 	return &Environment{base: strings.TrimRight(envURL, "/"), client: hc, TTL: time.Minute,
-		NegativeTTL: 10 * time.Second, cache: map[string]cached{}, calls: map[string]*call{}}
+		NegativeTTL: 10 * time.Second, calls: map[string]*call{}}
 }
 
 func (e *Environment) now() time.Time {
@@ -89,15 +104,27 @@ func (e *Environment) ByID(ctx context.Context, id string) (*Tenant, error) {
 	return e.lookup(ctx, "i:"+id, "/environment/v3/contact-centers/"+url.PathEscape(id))
 }
 
+// caches makes the LRUs once the TTLs are final. They drop entries after
+// their TTL on the wall clock; exp decides on e's clock, which tests move.
+func (e *Environment) caches() {
+	e.once.Do(func() {
+		e.known = expirable.NewLRU[string, cached](maxKnown, nil, e.TTL)
+		e.unknown = expirable.NewLRU[string, cached](maxUnknown, nil, e.NegativeTTL)
+	})
+}
+
 func (e *Environment) lookup(ctx context.Context, key, path string) (*Tenant, error) {
-	e.mu.Lock()
-	if c, ok := e.cache[key]; ok && e.now().Before(c.exp) {
-		e.mu.Unlock()
-		if c.t == nil {
-			return nil, ErrUnknown
-		}
+	if len(key) > maxKeyLen {
+		return nil, ErrUnknown
+	}
+	e.caches()
+	if c, ok := e.known.Get(key); ok && e.now().Before(c.exp) {
 		return c.t, nil
 	}
+	if c, ok := e.unknown.Get(key); ok && e.now().Before(c.exp) {
+		return nil, ErrUnknown
+	}
+	e.mu.Lock()
 	if c, ok := e.calls[key]; ok { // one call in flight per key
 		e.mu.Unlock()
 		select {
@@ -112,14 +139,16 @@ func (e *Environment) lookup(ctx context.Context, key, path string) (*Tenant, er
 	e.mu.Unlock()
 
 	c.t, c.err = e.fetch(ctx, path)
-	e.mu.Lock()
-	delete(e.calls, key)
 	switch {
 	case c.err == nil:
-		e.cache[key] = cached{t: c.t, exp: e.now().Add(e.TTL)}
+		e.unknown.Remove(key)
+		e.known.Add(key, cached{t: c.t, exp: e.now().Add(e.TTL)})
 	case errors.Is(c.err, ErrUnknown):
-		e.cache[key] = cached{exp: e.now().Add(e.NegativeTTL)}
+		e.known.Remove(key) // a revoked key
+		e.unknown.Add(key, cached{exp: e.now().Add(e.NegativeTTL)})
 	}
+	e.mu.Lock()
+	delete(e.calls, key)
 	e.mu.Unlock()
 	close(c.done)
 	return c.t, c.err

@@ -142,7 +142,10 @@ func (s *Statistics) Get(ctx context.Context, tenant string, body []byte, maxAge
 	if err != nil {
 		return nil, 0, err
 	}
-	key := tenant + "\x00" + cc.fingerprint() + "\x00" + canonical(body)
+	// The body's digest, not the body, is kept: a key is then a few bytes
+	// whatever the caller sent.
+	digest := sha256.Sum256([]byte(canonical(body)))
+	key := tenant + "\x00" + cc.fingerprint() + "\x00" + hex.EncodeToString(digest[:])
 	if e, ok := s.cached(key); ok && s.now().Sub(e.at) < maxAge {
 		return e.data, s.now().Sub(e.at), nil
 	}

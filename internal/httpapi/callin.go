@@ -17,6 +17,7 @@ import (
 	"github.com/gesgo/ges/internal/callin"
 	"github.com/gesgo/ges/internal/ids"
 	"github.com/gesgo/ges/internal/metrics"
+	"github.com/gesgo/ges/internal/principal"
 )
 
 // Click-To-Call-In on both ports: the Engagement API request, the GMS
@@ -103,15 +104,20 @@ func parseCallinRequest(m map[string]json.RawMessage) (callin.Request, error) {
 	return req, nil
 }
 
-// callinRoutes mounts the tenant-scoped Click-To-Call-In endpoints of the
-// internal port.
+// callinRoutes mounts the GMS Click-To-Call-In endpoints of the internal
+// port (tenant from the header, as the GMS API).
 func (x *internal) callinRoutes(r chi.Router) {
-	r.Put("/ges/v1/callin/groups/{name}", x.putCallinGroup)
-	r.Get("/ges/v1/callin/groups", x.listCallinGroups)
-	r.Get("/ges/v1/callin/groups/{name}", x.getCallinGroup)
-	r.Delete("/ges/v1/callin/groups/{name}", x.deleteCallinGroup)
 	r.Post("/genesys/1/service/request-access", x.requestAccess)
 	r.Post("/genesys/1/service/match-interaction", x.matchInteraction)
+}
+
+// callinAdminRoutes mounts the management of Click-To-Call-In groups, an
+// admin API (principal).
+func (x *internal) callinAdminRoutes(r chi.Router) {
+	r.With(x.admin(principal.ManageCallin)).Put("/ges/v1/callin/groups/{name}", x.putCallinGroup)
+	r.With(x.admin(principal.ReadCallin)).Get("/ges/v1/callin/groups", x.listCallinGroups)
+	r.With(x.admin(principal.ReadCallin)).Get("/ges/v1/callin/groups/{name}", x.getCallinGroup)
+	r.With(x.admin(principal.ManageCallin)).Delete("/ges/v1/callin/groups/{name}", x.deleteCallinGroup)
 }
 
 // callinFail maps a Click-To-Call-In error to the GMS envelope.

@@ -65,7 +65,10 @@ type APIError struct {
 	At      time.Time
 }
 
-type external struct{ Deps }
+type external struct {
+	Deps
+	api chi.Routes // the routes under /engagement/v3, for their metric labels
+}
 
 func (d *Deps) setDefaults() {
 	if d.Clock == nil {
@@ -100,8 +103,11 @@ func (x *external) ok(w http.ResponseWriter, r *http.Request, data any) {
 func (x *external) fail(w http.ResponseWriter, r *http.Request, code int, msg string, data any) {
 	ri := info(r.Context())
 	writeJSON(w, code, envelope{Status: status{Code: code, Message: msg, CorrID: ri.corrID}, Data: data})
-	if x.ErrorLog != nil {
-		x.ErrorLog(r.Context(), APIError{CorrID: ri.corrID, Tenant: ri.tenant, Method: r.Method, Path: r.URL.Path, Status: code, Message: msg, At: x.Clock.Now().UTC()})
+	// Only a tenant's own errors are kept (its Developer tab lists them):
+	// those of callers without a valid key would be anybody's to fill.
+	if x.ErrorLog != nil && ri.tenant != "" {
+		x.ErrorLog(r.Context(), APIError{CorrID: ri.corrID, Tenant: ri.tenant, Method: truncate(r.Method, 16), Path: truncate(r.URL.Path, 512),
+			Status: code, Message: msg, At: x.Clock.Now().UTC()})
 	}
 }
 
@@ -141,19 +147,21 @@ func (x *external) failErr(w http.ResponseWriter, r *http.Request, err error) {
 // External returns the handler of the external port.
 func External(d Deps) http.Handler {
 	d.setDefaults()
-	x := &external{d}
+	x := &external{Deps: d}
 	r := chi.NewRouter()
 	r.Use(observe(d.Metrics, d.Clock, "", func(w http.ResponseWriter, r *http.Request) {
 		x.fail(w, r, http.StatusInternalServerError, "Internal error", nil)
 	}))
 	r.Use(x.cors)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		x.fail(w, r, http.StatusNotFound, "Not found: "+r.URL.Path, nil)
+		info(r.Context()).path = unmatchedPath
+		x.fail(w, r, http.StatusNotFound, "Not found: "+truncate(r.URL.Path, 256), nil)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		x.fail(w, r, http.StatusMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path, nil)
+		info(r.Context()).path = unmatchedPath
+		x.fail(w, r, http.StatusMethodNotAllowed, "Method "+truncate(r.Method, 32)+" not allowed on "+truncate(r.URL.Path, 256), nil)
 	})
-	r.Route("/engagement/v3", func(r chi.Router) {
+	x.api = r.Route("/engagement/v3", func(r chi.Router) {
 		r.Use(x.authenticate)
 		r.Post("/callbacks/create", x.create)
 		r.Post("/callbacks/retrieve", x.retrieve)
@@ -192,7 +200,7 @@ func (x *external) cors(next http.Handler) http.Handler {
 func (x *external) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r.Context())
-		ri.path = routeLabel(r.URL.Path)
+		ri.path = x.routeLabel(r)
 		for _, h := range []string{"ccid", "ContactCenterId", "ContactCenterID"} {
 			if r.Header.Get(h) != "" {
 				x.fail(w, r, http.StatusBadRequest, "The "+h+" header is not accepted on this API: the API key identifies the contact center", nil)
@@ -220,14 +228,24 @@ func (x *external) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// routeLabel keeps metric labels bounded: path parameters are replaced.
-func routeLabel(p string) string {
-	for _, pre := range []string{"/engagement/v3/callbacks/availability/", "/engagement/v3/callbacks/open-for/", "/engagement/v3/callbacks/queue-status/"} {
-		if strings.HasPrefix(p, pre) {
-			return pre + "{name}"
-		}
+// routeLabel is the path label of a request under /engagement/v3: its
+// route, with parameters as in the route ({name}), or "unmatched". The
+// label is known before the key is checked, so a refused key counts on its
+// route, and made-up paths all share one series.
+func (x *external) routeLabel(r *http.Request) string {
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
 	}
-	return p
+	rest, ok := strings.CutPrefix(path, "/engagement/v3")
+	if !ok || x.api == nil {
+		return unmatchedPath
+	}
+	pattern := x.api.Find(chi.NewRouteContext(), r.Method, rest)
+	if pattern == "" {
+		return unmatchedPath
+	}
+	return "/engagement/v3" + pattern
 }
 
 // body reads and parses the JSON object of a POST.

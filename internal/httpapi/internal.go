@@ -18,6 +18,7 @@ import (
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/health"
 	"github.com/gesgo/ges/internal/metrics"
+	"github.com/gesgo/ges/internal/principal"
 	"github.com/gesgo/ges/internal/settings"
 )
 
@@ -49,6 +50,9 @@ type InternalDeps struct {
 	Extra func(r chi.Router)
 	// FaultInjection enables POST /ges/v1/debug/panic.
 	FaultInjection bool
+	// Admins authenticates the callers of the admin APIs under /ges/v1
+	// (nil: every such call is 401).
+	Admins *principal.Authenticator
 }
 
 type internal struct{ InternalDeps }
@@ -99,10 +103,12 @@ func Internal(d InternalDeps) http.Handler {
 		x.fail(w, http.StatusInternalServerError, excInternal, "Internal error")
 	}))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		x.fail(w, http.StatusNotFound, excInternal, "Not found: "+r.URL.Path)
+		info(r.Context()).path = unmatchedPath
+		x.fail(w, http.StatusNotFound, excInternal, "Not found: "+truncate(r.URL.Path, 256))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		x.fail(w, http.StatusMethodNotAllowed, excInternal, "Method "+r.Method+" not allowed on "+r.URL.Path)
+		info(r.Context()).path = unmatchedPath
+		x.fail(w, http.StatusMethodNotAllowed, excInternal, "Method "+truncate(r.Method, 32)+" not allowed on "+truncate(r.URL.Path, 256))
 	})
 	r.Handle("/metrics", d.Metrics.Handler())
 	r.Get("/ges/v1/health/live", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "UP"}) })
@@ -112,11 +118,10 @@ func Internal(d InternalDeps) http.Handler {
 	if d.FaultInjection {
 		r.Post("/ges/v1/debug/panic", func(http.ResponseWriter, *http.Request) { panic("fault injection: /ges/v1/debug/panic") })
 	}
+	// The GMS API: the tenant is the ContactCenterId header, as shared
+	// GMS does (ORS sends it); this port is never routed from outside.
 	r.Group(func(r chi.Router) {
 		r.Use(x.tenant)
-		r.Put("/ges/v1/datatables/{table}", x.publish)
-		r.Post("/ges/v1/datatables/{table}", x.publish)
-		r.Get("/ges/v1/datatables/{table}", x.table)
 		r.Get("/genesys/1/service/callback", x.query)
 		r.Post("/genesys/1/service/callback/{svc}", x.create)
 		r.Get("/genesys/1/service/callback/{svc}", x.query)
@@ -130,12 +135,18 @@ func Internal(d InternalDeps) http.Handler {
 		r.Get("/genesys/1/admin/callback/watermarks", x.watermarks)
 		r.Get("/genesys/1/admin/callback/queues", x.queues)
 		r.Post("/genesys/1/admin/callback/cancel", x.bulkCancel)
-		r.Get("/ges/v1/callbacks/{id}/session", x.session)
-		r.Put("/ges/v1/credentials/{kind}", x.putCredentials)
-		r.Get("/ges/v1/credentials/{kind}", x.getCredentials)
-		r.Delete("/ges/v1/credentials/{kind}", x.deleteCredentials)
 		x.callinRoutes(r)
 	})
+	// The admin APIs: a principal first (UI session or service token),
+	// whose tenant they act on.
+	r.With(x.admin(principal.PublishTables)).Put("/ges/v1/datatables/{table}", x.publish)
+	r.With(x.admin(principal.PublishTables)).Post("/ges/v1/datatables/{table}", x.publish)
+	r.With(x.admin(principal.ReadTables)).Get("/ges/v1/datatables/{table}", x.table)
+	r.With(x.admin(principal.ReadSessions)).Get("/ges/v1/callbacks/{id}/session", x.session)
+	r.With(x.admin(principal.ManageCredentials)).Put("/ges/v1/credentials/{kind}", x.putCredentials)
+	r.With(x.admin(principal.ManageCredentials)).Get("/ges/v1/credentials/{kind}", x.getCredentials)
+	r.With(x.admin(principal.ManageCredentials)).Delete("/ges/v1/credentials/{kind}", x.deleteCredentials)
+	x.callinAdminRoutes(r)
 	if d.Extra != nil {
 		d.Extra(r)
 	}
@@ -163,31 +174,80 @@ type tenantKey struct{}
 
 func tenantOf(r *http.Request) *gws.Tenant { return r.Context().Value(tenantKey{}).(*gws.Tenant) }
 
+// tenantHeader is the contact center a request names, as shared GMS
+// clients name it.
+func tenantHeader(r *http.Request) string {
+	if ccid := strings.TrimSpace(r.Header.Get("ContactCenterId")); ccid != "" {
+		return ccid
+	}
+	return strings.TrimSpace(r.Header.Get("x-ccid"))
+}
+
 // tenant takes the tenant from the ContactCenterId header, as shared GMS
 // does, and checks it with GWS Environment.
 func (x *internal) tenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ccid := strings.TrimSpace(r.Header.Get("ContactCenterId"))
-		if ccid == "" {
-			ccid = strings.TrimSpace(r.Header.Get("x-ccid"))
-		}
-		if ccid == "" {
-			x.fail(w, http.StatusBadRequest, excNotFound, "The ContactCenterId header is required")
-			return
-		}
-		t, err := x.Tenants.ByID(r.Context(), ccid)
-		if errors.Is(err, gws.ErrUnknown) {
-			x.fail(w, http.StatusBadRequest, excNotFound, "Callback Contact Center ID: "+ccid+" is not configured")
-			return
-		}
-		if err != nil {
-			x.Metrics.Alert(metrics.GWSServerError)
-			x.fail(w, http.StatusServiceUnavailable, excUnavailable, "Unable to check the contact center, try again")
-			return
-		}
-		info(r.Context()).tenant = t.ID
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, t)))
+		x.serveTenant(w, r, tenantHeader(r), next)
 	})
+}
+
+// admin authenticates a call of an admin API (principal) before anything
+// else: a UI session acts on its own tenant, a service token on the one
+// the request names. The header alone never decides.
+func (x *internal) admin(act principal.Action) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			p, err := x.Admins.Authenticate(r, act)
+			switch {
+			case errors.Is(err, principal.ErrUnauthenticated):
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ges"`)
+				x.fail(w, http.StatusUnauthorized, excInternal, "Authentication required: a Callback UI session (cookie ges_session) or a service token (Authorization: Bearer)")
+				return
+			case errors.Is(err, principal.ErrForbidden):
+				x.fail(w, http.StatusForbidden, excInternal, "Not allowed for this session or token")
+				return
+			case err != nil:
+				slog.Error("admin API: session store failed", "corrId", info(r.Context()).corrID, "err", err)
+				x.fail(w, http.StatusServiceUnavailable, excUnavailable, "Session storage is unavailable, try again")
+				return
+			}
+			named := tenantHeader(r)
+			ccid := named
+			if !p.Service {
+				ccid = p.Tenant
+				if ccid == "" {
+					x.fail(w, http.StatusBadRequest, excNotFound, "The session works on no contact center: pick one in the Callback UI")
+					return
+				}
+				if named != "" && !strings.EqualFold(named, ccid) {
+					x.fail(w, http.StatusBadRequest, excNotFound, "The ContactCenterId header names another contact center than the session works on")
+					return
+				}
+			}
+			x.serveTenant(w, r, ccid, next)
+		})
+	}
+}
+
+// serveTenant checks ccid with GWS Environment and serves next for it.
+func (x *internal) serveTenant(w http.ResponseWriter, r *http.Request, ccid string, next http.Handler) {
+	if ccid == "" {
+		x.fail(w, http.StatusBadRequest, excNotFound, "The ContactCenterId header is required")
+		return
+	}
+	t, err := x.Tenants.ByID(r.Context(), ccid)
+	if errors.Is(err, gws.ErrUnknown) {
+		x.fail(w, http.StatusBadRequest, excNotFound, "Callback Contact Center ID: "+truncate(ccid, 64)+" is not configured")
+		return
+	}
+	if err != nil {
+		x.Metrics.Alert(metrics.GWSServerError)
+		x.fail(w, http.StatusServiceUnavailable, excUnavailable, "Unable to check the contact center, try again")
+		return
+	}
+	info(r.Context()).tenant = t.ID
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, t)))
 }
 
 // param returns a decoded path parameter. Routing runs on the escaped

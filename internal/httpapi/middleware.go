@@ -52,6 +52,21 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// unmatchedPath is the path label of every request no route matched (404,
+// 405, preflights): labels are never taken from what a client sent, so the
+// number of series stays bounded whatever paths are tried.
+const unmatchedPath = "unmatched"
+
+// methodLabel bounds the method label the same way: a client may send any
+// token as its method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
 // observe assigns a correlation id, records metrics, logs failures and
 // turns a panic into a 500 (counted as UNCAUGHT_EXCEPTION) instead of a
 // dropped connection. fixedPath, when set, is the path label of every
@@ -73,11 +88,11 @@ func observe(m *metrics.Metrics, clk clock.Clock, fixedPath string, onPanic func
 				}
 				path := ri.path
 				if path == "" {
-					path = "unmatched"
+					path = unmatchedPath
 				}
 				// The clock is a wall clock: one stepped back must not make
 				// a negative duration.
-				m.Request(ri.tenant, path, r.Method, sw.status, max(clk.Now().Sub(start), 0).Seconds())
+				m.Request(ri.tenant, path, methodLabel(r.Method), sw.status, max(clk.Now().Sub(start), 0).Seconds())
 				if sw.status >= 500 {
 					slog.Warn("request failed", "corrId", ri.corrID, "method", r.Method, "path", path, "status", sw.status)
 				}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ type Dispatcher struct {
 	Workers int
 	// Claims is how many batches of one tenant are worked on at once.
 	Claims int
+	// Lookahead is how far ahead of their due time callbacks are claimed
+	// and checked against Postgres: when they fall due, only a look at
+	// their Redis records stands between them and the stream.
+	Lookahead time.Duration
 	// MaxIdle bounds a sleep, as a safety net should a wake-up be lost.
 	MaxIdle time.Duration
 	// SubmitFailed is told about each failed hand-off (CB_SUBMIT_FAILED).
@@ -98,7 +103,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			sleep = time.Second // the restore wakes us when done
 		default:
 			if next, ok, err := d.Store.NextWake(ctx); err == nil && ok {
-				if until := next.Sub(d.now()); until < sleep {
+				if until := next.Sub(d.now()) - d.Lookahead; until < sleep {
 					sleep = until
 				}
 			}
@@ -129,7 +134,7 @@ func (d *Dispatcher) pass(ctx context.Context) error {
 	if !d.trusted() {
 		return nil
 	}
-	tenants, err := d.Store.DueTenants(ctx, d.now(), 1000)
+	tenants, err := d.Store.DueTenants(ctx, d.now().Add(d.Lookahead), 1000)
 	if err != nil {
 		return err
 	}
@@ -158,7 +163,7 @@ func (d *Dispatcher) tenant(ctx context.Context, tenant string) error {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				now := d.now()
-				c, err := d.Store.ClaimRecords(ctx, tenant, now, now.Add(d.Lease), d.Batch)
+				c, err := d.Store.ClaimRecords(ctx, tenant, now, now.Add(d.Lookahead), now.Add(d.Lookahead+d.Lease), d.Batch)
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)
@@ -169,7 +174,7 @@ func (d *Dispatcher) tenant(ctx context.Context, tenant string) error {
 				// the node hands every claimed callback off or back before it
 				// exits instead of leaving it to the lease. Each step is
 				// bounded.
-				d.handle(context.WithoutCancel(ctx), tenant, c)
+				d.handle(ctx, tenant, c)
 				if len(c.IDs) < d.Batch {
 					mu.Lock()
 					if next.IsZero() || (!c.Next.IsZero() && c.Next.Before(next)) {
@@ -206,7 +211,14 @@ type batch struct {
 	mu       sync.Mutex
 	timers   []redisstore.Timer
 	handoffs []*callback.Callback
+	// pre are hand-offs whose entries were prepared while they were staged.
+	pre []prepared
 
+	// claimed are the claims the batch ends when it is done.
+	claimed []string
+	started time.Time
+	stepCtx context.Context
+	cancel  context.CancelFunc
 	// took is how long each round trip of the batch took (debug log).
 	took struct{ revs, submit, record time.Duration }
 }
@@ -235,36 +247,101 @@ func (b *batch) handoff(cb *callback.Callback) {
 // ORS' stream in one round trip and are recorded in one commit of both
 // stores. Only the callbacks that need a question of their own (a silent
 // hand-off, a session to ask about) are handled one by one, by Workers.
+// Callbacks claimed ahead of their due time are staged until it comes.
+// The work goes on when ctx ends (each step is bounded); only a stage
+// still waiting gives its callbacks back.
 func (d *Dispatcher) handle(ctx context.Context, tenant string, c redisstore.Claimed) {
 	if len(c.IDs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	b := &batch{d: d, tenant: tenant, now: d.now()}
-	t0 := time.Now()
-	done := func() {
-		d.finish(ctx, b, c.IDs)
-		cancel()
-		slog.Debug("monitor batch", "tenant", tenant, "claimed", len(c.IDs), "handoffs", len(b.handoffs),
-			"revs_ms", ms(b.took.revs), "submit_ms", ms(b.took.submit), "record_ms", ms(b.took.record), "total_ms", ms(time.Since(t0)))
-	}
-	revs, err := d.Durable.Revs(ctx, tenant, c.IDs)
-	b.took.revs = time.Since(t0)
+	b := d.newBatch(ctx, tenant)
+	revs, err := d.Durable.Revs(b.ctx(), tenant, c.IDs)
+	b.took.revs = time.Since(b.started)
 	if err != nil {
 		// Without Postgres nothing can be confirmed: nothing is dialled.
 		slog.Warn("monitor could not check callbacks against postgres", "tenant", tenant, "err", err)
-		for _, id := range c.IDs {
-			b.release(id, b.now.Add(retryAfterFailure))
+		for i, id := range c.IDs {
+			b.release(id, later(c.Due[i], b.now.Add(retryAfterFailure)))
 		}
-		done()
+		b.claimed = c.IDs
+		d.dispatch(b, nil)
 		return
 	}
-	var asks []*callback.Callback
+	var ready []*callback.Callback
+	var ahead []staged
 	for i, id := range c.IDs {
 		cb := c.Records[i]
-		if !d.checked(ctx, b, tenant, id, cb, revs) {
+		if due := c.Due[i]; due.After(b.now) {
+			// Checked now, decided when due; a record that does not agree
+			// with Postgres is dealt with then.
+			rev, durable := revs[id]
+			ahead = append(ahead, staged{id: id, cb: cb, due: due, checked: cb != nil && durable && rev == cb.Rev})
 			continue
 		}
+		b.claimed = append(b.claimed, id)
+		if d.checked(b.ctx(), b, tenant, id, cb, revs) {
+			ready = append(ready, cb)
+		}
+	}
+	d.dispatch(b, ready)
+	d.prepareAhead(b.ctx(), tenant, ahead)
+	d.stage(ctx, tenant, ahead)
+}
+
+// prepared is a hand-off with its stream entry.
+type prepared struct {
+	cb    *callback.Callback
+	entry voice.Prepared
+}
+
+// prepareAhead encodes the stream entries of staged callbacks that will
+// be handed off when due (as their records are now), so that falling due
+// costs a look at their revisions and the stream's round trip. The others
+// are decided when due.
+func (d *Dispatcher) prepareAhead(ctx context.Context, tenant string, ahead []staged) {
+	var cbs []*callback.Callback
+	var at []time.Time
+	var idx []int
+	for i, s := range ahead {
+		if s.checked && callback.Due(s.cb, s.due, d.Callbacks.Policy).Kind == callback.Handoff {
+			cbs, at, idx = append(cbs, s.cb), append(at, s.due), append(idx, i)
+		}
+	}
+	if len(cbs) == 0 {
+		return
+	}
+	ps, err := d.entries(ctx, tenant, cbs, at)
+	if err != nil {
+		return // decided when due
+	}
+	for j, i := range idx {
+		if ps[j] != nil {
+			ahead[i].entry = ps[j]
+		}
+	}
+}
+
+// ctx is the context of the batch's steps.
+func (b *batch) ctx() context.Context { return b.stepCtx }
+
+// newBatch starts the work on a batch; its steps are bounded by
+// stepTimeout and go on when ctx ends.
+func (d *Dispatcher) newBatch(ctx context.Context, tenant string) *batch {
+	b := &batch{d: d, tenant: tenant, now: d.now(), started: time.Now()}
+	b.stepCtx, b.cancel = context.WithTimeout(context.WithoutCancel(ctx), stepTimeout)
+	return b
+}
+
+// dispatch decides on the batch's checked callbacks that are due, hands
+// them off, and records the hand-offs beside the next claims.
+func (d *Dispatcher) dispatch(b *batch, ready []*callback.Callback) {
+	if len(ready) == 0 && len(b.pre) == 0 && len(b.claimed) == 0 && len(b.timers) == 0 {
+		b.cancel()
+		return
+	}
+	ctx := b.ctx()
+	var asks []*callback.Callback
+	for _, cb := range ready {
 		switch callback.Due(cb, b.now, d.Callbacks.Policy).Kind {
 		case callback.Unanswered, callback.Probe:
 			asks = append(asks, cb)
@@ -284,8 +361,145 @@ func (d *Dispatcher) handle(ctx context.Context, tenant string, c redisstore.Cla
 		defer d.recording.Done()
 		defer func() { <-d.slots }()
 		d.record(ctx, b, sent)
-		done()
+		d.finish(ctx, b, b.claimed)
+		b.cancel()
+		slog.Debug("monitor batch", "tenant", b.tenant, "claimed", len(b.claimed), "handoffs", len(b.handoffs),
+			"revs_ms", ms(b.took.revs), "submit_ms", ms(b.took.submit), "record_ms", ms(b.took.record), "total_ms", ms(time.Since(b.started)))
 	}()
+}
+
+// staged is a callback claimed ahead of its due time. checked: its record
+// agreed with Postgres when it was claimed.
+type staged struct {
+	id      string
+	cb      *callback.Callback
+	due     time.Time
+	checked bool
+	entry   *voice.Prepared // nil: decided when due
+}
+
+// stageGrain is how close due times are for their callbacks to be handed
+// off together (each no earlier than its own due time).
+const stageGrain = 5 * time.Millisecond
+
+// stage holds callbacks claimed ahead until they are due, and then looks
+// again at their Redis records only: one that changed meanwhile (cancelled,
+// rescheduled) is handled like a fresh claim, the others go straight to
+// the stream. When ctx ends first, they go back to their timers.
+func (d *Dispatcher) stage(ctx context.Context, tenant string, ahead []staged) {
+	if len(ahead) == 0 {
+		return
+	}
+	slices.SortFunc(ahead, func(x, y staged) int { return x.due.Compare(y.due) })
+	d.recording.Add(1)
+	go func() {
+		defer d.recording.Done()
+		for len(ahead) > 0 {
+			n := 1
+			for n < len(ahead) && ahead[n].due.Sub(ahead[0].due) <= stageGrain {
+				n++
+			}
+			group := ahead[:n]
+			if !d.sleepUntil(ctx, group[n-1].due) || !d.trusted() {
+				d.giveBack(context.WithoutCancel(ctx), tenant, ahead)
+				return
+			}
+			d.fallDue(ctx, tenant, group)
+			ahead = ahead[n:]
+		}
+	}()
+}
+
+// sleepUntil waits until t; false if ctx ended first.
+func (d *Dispatcher) sleepUntil(ctx context.Context, t time.Time) bool {
+	wait := t.Sub(d.now())
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// fallDue hands off a group of staged callbacks that are now due: those
+// whose records are as they were when staged go to the stream with the
+// entries prepared then; the others are claimed afresh.
+func (d *Dispatcher) fallDue(ctx context.Context, tenant string, group []staged) {
+	b := d.newBatch(ctx, tenant)
+	ids := make([]string, len(group))
+	for i, s := range group {
+		ids[i] = s.id
+	}
+	revs, err := d.Store.RecordRevs(b.ctx(), tenant, ids)
+	if err != nil {
+		slog.Warn("monitor could not look at staged callbacks", "tenant", tenant, "err", err)
+		d.retry(b, ids)
+		return
+	}
+	var ready []*callback.Callback
+	var again redisstore.Claimed
+	for i, s := range group {
+		if !s.checked || revs[i] != s.cb.Rev {
+			again.IDs = append(again.IDs, s.id)
+			again.Due = append(again.Due, b.now)
+			continue
+		}
+		b.claimed = append(b.claimed, s.id)
+		if s.entry != nil {
+			b.pre = append(b.pre, prepared{s.cb, *s.entry})
+		} else {
+			ready = append(ready, s.cb)
+		}
+	}
+	d.dispatch(b, ready)
+	if len(again.IDs) == 0 {
+		return
+	}
+	b = d.newBatch(ctx, tenant)
+	if again.Records, err = d.Store.GetMany(b.ctx(), tenant, again.IDs); err != nil {
+		slog.Warn("monitor could not read staged callbacks", "tenant", tenant, "err", err)
+		d.retry(b, again.IDs)
+		return
+	}
+	b.cancel()
+	d.handle(ctx, tenant, again)
+}
+
+// retry ends a batch that could not be worked on: its callbacks are
+// looked at again shortly.
+func (d *Dispatcher) retry(b *batch, ids []string) {
+	for _, id := range ids {
+		b.release(id, b.now.Add(retryAfterFailure))
+	}
+	b.claimed = ids
+	d.dispatch(b, nil)
+}
+
+// giveBack returns staged callbacks to their timers.
+func (d *Dispatcher) giveBack(ctx context.Context, tenant string, ahead []staged) {
+	ts := make([]redisstore.Timer, len(ahead))
+	ids := make([]string, len(ahead))
+	for i, s := range ahead {
+		ts[i] = redisstore.Timer{ID: s.id, At: s.due}
+		ids[i] = s.id
+	}
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := d.Store.ReleaseMany(ctx, tenant, ts, ids); err != nil {
+		slog.Warn("monitor could not give staged callbacks back to their timers", "tenant", tenant, "err", err)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -495,37 +709,38 @@ type sent struct {
 
 // submit sends the batch's due callbacks to ORS' stream in one round trip.
 func (d *Dispatcher) submit(ctx context.Context, b *batch) []sent {
-	if len(b.handoffs) == 0 {
+	if len(b.handoffs) == 0 && len(b.pre) == 0 {
 		return nil
 	}
 	t0 := time.Now()
 	defer func() { b.took.submit = time.Since(t0) }()
 	now := b.now
-	// ORS gets the user data with the entry, large ones included.
-	if err := d.Callbacks.Attach(ctx, b.tenant, b.handoffs); err != nil {
-		slog.Warn("monitor could not read the user data of callbacks to hand off", "tenant", b.tenant, "err", err)
-		for _, cb := range b.handoffs {
-			b.release(cb.ID, now.Add(retryAfterFailure))
+	cbs := make([]*callback.Callback, 0, len(b.pre)+len(b.handoffs))
+	ps := make([]voice.Prepared, 0, cap(cbs))
+	for _, p := range b.pre {
+		cbs, ps = append(cbs, p.cb), append(ps, p.entry)
+	}
+	if len(b.handoffs) > 0 {
+		at := make([]time.Time, len(b.handoffs))
+		for i := range at {
+			at[i] = now
 		}
-		return nil
-	}
-	name := ""
-	if d.TenantName != nil {
-		name = d.TenantName(ctx, b.tenant)
-	}
-	var cbs []*callback.Callback
-	var entries []voice.Entry
-	for _, cb := range b.handoffs {
-		svc, ok := d.Settings.Service(cb.Tenant, cb.Service)
-		if !ok {
-			d.fail(ctx, b, cb, "FAIL_TARGET_NOT_FOUND")
-			continue
+		entries, err := d.entries(ctx, b.tenant, b.handoffs, at)
+		for i, cb := range b.handoffs {
+			switch {
+			case err != nil:
+				b.release(cb.ID, now.Add(retryAfterFailure))
+			case entries[i] == nil:
+				d.fail(ctx, b, cb, "FAIL_TARGET_NOT_FOUND")
+			default:
+				cbs, ps = append(cbs, cb), append(ps, *entries[i])
+			}
 		}
-		cbs = append(cbs, cb)
-		entries = append(entries, voice.Entry{Tenant: cb.Tenant, TenantName: name, Callback: cb, Service: svc,
-			GESURL: d.GESURL, Attempt: cb.Attempt + 1, Now: now})
+		if err != nil {
+			slog.Warn("monitor could not read the user data of callbacks to hand off", "tenant", b.tenant, "err", err)
+		}
 	}
-	subs := d.Stream.SubmitMany(ctx, entries)
+	subs := d.Stream.SubmitPrepared(ctx, ps)
 	out := make([]sent, 0, len(cbs))
 	for i, cb := range cbs {
 		if err := subs[i].Err; err != nil {
@@ -539,6 +754,33 @@ func (d *Dispatcher) submit(ctx context.Context, b *batch) []sent {
 		out = append(out, sent{cb, subs[i]})
 	}
 	return out
+}
+
+// entries prepares the stream entries of callbacks handed off at the given
+// times: nil for one whose service is no longer published. ORS gets the
+// user data with the entry, large ones included.
+func (d *Dispatcher) entries(ctx context.Context, tenant string, cbs []*callback.Callback, at []time.Time) ([]*voice.Prepared, error) {
+	if err := d.Callbacks.Attach(ctx, tenant, cbs); err != nil {
+		return nil, err
+	}
+	name := ""
+	if d.TenantName != nil {
+		name = d.TenantName(ctx, tenant)
+	}
+	es := make([]voice.Entry, 0, len(cbs))
+	var idx []int
+	for i, cb := range cbs {
+		if svc, ok := d.Settings.Service(cb.Tenant, cb.Service); ok {
+			es = append(es, voice.Entry{Tenant: cb.Tenant, TenantName: name, Callback: cb, Service: svc,
+				GESURL: d.GESURL, Attempt: cb.Attempt + 1, Now: at[i]})
+			idx = append(idx, i)
+		}
+	}
+	out := make([]*voice.Prepared, len(cbs))
+	for j, p := range d.Stream.Prepare(es) {
+		out[idx[j]] = &p
+	}
+	return out, nil
 }
 
 // record writes the hand-offs of a batch to both stores in one commit.

@@ -37,6 +37,7 @@ var (
 	restoreManyScript = script("restore_many")
 	timersScript      = script("timers")
 	forgetScript      = script("forget")
+	revsScript        = script("revs")
 )
 
 // FinalKeep is how long Redis keeps a completed record; after that reads

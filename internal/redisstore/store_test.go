@@ -1017,6 +1017,19 @@ func testClaim(e *env) {
 	eq(e.t, "next third", next.UnixMilli(), now.Add(10*time.Second).UnixMilli())
 	eq(e.t, "due of future", e.score("due", cbs[3].ID), now.Add(10*time.Second).UnixMilli())
 
+	// Claimed ahead, up to a horizon: each with the time it is due, its
+	// record and a lease beyond it.
+	c, err := e.store.ClaimRecords(e.ctx, e.tenant, now, now.Add(10*time.Second), now.Add(40*time.Second), 10)
+	if err != nil {
+		fatal(e.t, err)
+	}
+	if len(c.IDs) != 1 || c.IDs[0] != cbs[3].ID || c.Records[0] == nil || c.Records[0].ID != cbs[3].ID {
+		e.t.Fatalf("claim ahead: %v %v", c.IDs, c.Records)
+	}
+	eq(e.t, "due of claimed ahead", c.Due[0].UnixMilli(), now.Add(10*time.Second).UnixMilli())
+	eq(e.t, "lease of claimed ahead", e.score("lease", cbs[3].ID), now.Add(40*time.Second).UnixMilli())
+	eq(e.t, "next after claim ahead", c.Next.UnixMilli(), leaseEnd.UnixMilli())
+
 	// An empty tenant has no next timer.
 	ids, next, err = e.store.Claim(e.ctx, "cc-empty-"+e.tenant, now, leaseEnd, 10)
 	if err != nil || len(ids) != 0 || !next.IsZero() {

@@ -45,19 +45,24 @@ func (s *Store) Wake() {
 }
 
 // Claimed is a batch a monitor claimed: the ids, their records (nil where
-// a timer has no record) and the tenant's earliest remaining timer (zero if
-// none).
+// a timer has no record), when each is due (never before now) and the
+// tenant's earliest remaining timer (zero if none).
 type Claimed struct {
 	IDs     []string
 	Records []*callback.Callback
+	Due     []time.Time
 	Next    time.Time
 }
 
-// ClaimRecords takes up to batch due callbacks of a tenant for this
-// monitor until leaseEnd, with their records, in one round trip.
-func (s *Store) ClaimRecords(ctx context.Context, tenant string, now, leaseEnd time.Time, batch int) (Claimed, error) {
+// ClaimRecords takes up to batch callbacks of a tenant due by horizon (at
+// or after now) for this monitor until leaseEnd, with their records, in
+// one round trip.
+func (s *Store) ClaimRecords(ctx context.Context, tenant string, now, horizon, leaseEnd time.Time, batch int) (Claimed, error) {
+	if horizon.Before(now) {
+		horizon = now
+	}
 	res, err := claimScript.Run(ctx, s.rdb, []string{dueKey(tenant), leaseKey(tenant), recordKey(tenant, "")},
-		now.UnixMilli(), leaseEnd.UnixMilli(), batch).Slice()
+		now.UnixMilli(), leaseEnd.UnixMilli(), batch, horizon.UnixMilli()).Slice()
 	if err != nil {
 		return Claimed{}, unavailable(err)
 	}
@@ -72,7 +77,17 @@ func (s *Store) ClaimRecords(ctx context.Context, tenant string, now, leaseEnd t
 			c.Records[i], _ = record.Parse(tenant, c.IDs[i], str)
 		}
 	}
-	for _, v := range res[2:] {
+	c.Due = make([]time.Time, len(c.IDs))
+	dues, _ := res[2].([]any)
+	for i := range c.Due {
+		c.Due[i] = now
+		if i < len(dues) {
+			if t := parseScore(dues[i]); t.After(now) {
+				c.Due[i] = t
+			}
+		}
+	}
+	for _, v := range res[3:] {
 		if t := parseScore(v); !t.IsZero() && (c.Next.IsZero() || t.Before(c.Next)) {
 			c.Next = t
 		}
@@ -80,9 +95,35 @@ func (s *Store) ClaimRecords(ctx context.Context, tenant string, now, leaseEnd t
 	return c, nil
 }
 
-// Claim is ClaimRecords without the records.
+// RecordRevs returns the revision of each record of ids (-1 where there
+// is none) without reading the records, in one round trip.
+func (s *Store) RecordRevs(ctx context.Context, tenant string, ids []string) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = recordKey(tenant, id)
+	}
+	res, err := revsScript.Run(ctx, s.rdb, keys).StringSlice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]int64, len(ids))
+	for i := range out {
+		out[i] = -1
+		if i < len(res) {
+			if r, ok := record.Rev(res[i]); ok {
+				out[i] = r
+			}
+		}
+	}
+	return out, nil
+}
+
+// Claim is ClaimRecords of what is due now, without the records.
 func (s *Store) Claim(ctx context.Context, tenant string, now, leaseEnd time.Time, batch int) (ids []string, next time.Time, err error) {
-	c, err := s.ClaimRecords(ctx, tenant, now, leaseEnd, batch)
+	c, err := s.ClaimRecords(ctx, tenant, now, now, leaseEnd, batch)
 	return c.IDs, c.Next, err
 }
 

@@ -44,7 +44,7 @@ func (s *Sim) publishAtStart(ctx context.Context) {
 		s.publish.set(cc.ID, "pending")
 	}
 	for _, cc := range ccs {
-		err := designer.PublishUntilAccepted(ctx, publishClient, s.cfg.PublishTo, []fixture.ContactCenter{cc}, s.cfg.PublishRetry, s.log)
+		err := designer.PublishUntilAccepted(ctx, designer.WithToken(publishClient, s.cfg.PublishToken), s.cfg.PublishTo, []fixture.ContactCenter{cc}, s.cfg.PublishRetry, s.log)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -86,7 +86,7 @@ func (s *Sim) handlePublish(w http.ResponseWriter, req *http.Request) {
 	}
 	answers := []publishAnswer{}
 	for _, cc := range ccs {
-		res, err := designer.PublishAll(req.Context(), publishClient, ges, cc)
+		res, err := designer.PublishAll(req.Context(), designer.WithToken(publishClient, s.cfg.PublishToken), ges, cc)
 		for _, r := range res {
 			answers = append(answers, publishAnswer{r.CCID, r.Table, r.Status, string(r.Body)})
 		}

@@ -45,6 +45,7 @@ type Config struct {
 	CaptchaAddr string   // reCAPTCHA siteverify
 
 	PublishTo    string // GES internal base URL; empty: publish nothing at start
+	PublishToken string // GES' DESIGNER-API-TOKEN, presented on every publish
 	PublishRetry designer.Retry
 	ORS          ors.Options
 	Logger       *slog.Logger

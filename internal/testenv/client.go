@@ -58,8 +58,9 @@ func (n *Node) External(t testing.TB, method, path, apiKey string, body any) (in
 }
 
 // Internal calls the internal API with the ContactCenterId header (omitted
-// when ccid is empty) and returns the status and the raw body. body is
-// encoded as for External.
+// when ccid is empty) and returns the status and the raw body. The admin
+// APIs under /ges/v1 get the AdminToken as well, as a provisioning client
+// sends it. body is encoded as for External.
 func (n *Node) Internal(t testing.TB, method, path, ccid string, body any) (int, []byte) {
 	t.Helper()
 	r, err := n.InternalDo(method, path, ccid, body)
@@ -83,6 +84,9 @@ func (n *Node) InternalDo(method, path, ccid string, body any) (*Response, error
 	h := http.Header{}
 	if ccid != "" {
 		h.Set("ContactCenterId", ccid)
+	}
+	if strings.HasPrefix(path, "/ges/v1/") {
+		h.Set("Authorization", "Bearer "+AdminToken)
 	}
 	return Do(method, n.InternalURL+path, h, body)
 }

@@ -17,6 +17,12 @@ const (
 	ClientSecret         = "ges-secret"
 
 	CallbackSettings = "CALLBACK_SETTINGS" // the Designer table GES reads services from
+
+	// Service tokens every node is started with (DESIGNER-API-TOKEN,
+	// ADMIN-API-TOKEN). Node.Internal presents AdminToken on the admin
+	// APIs under /ges/v1; gessim publishes with DesignerToken.
+	DesignerToken = "testenv-designer-token-0123456789abcdef"
+	AdminToken    = "testenv-admin-token-0123456789abcdef0123"
 )
 
 // Fixture is the gessim fixture file: tenants with their API keys and Designer

@@ -131,6 +131,8 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 		"MONITOR_REPORT_TIMEOUT_SECONDS": "30",
 		"HEALTH_INTERVAL_SECONDS":        "1",
 		"MONITOR_RESTORE_CHECK_SECONDS":  "1",
+		"DESIGNER_API_TOKEN":             DesignerToken,
+		"ADMIN_API_TOKEN":                AdminToken,
 	}
 	if o.RedisCluster {
 		s.env["REDIS_CLUSTER"] = "true"
@@ -202,7 +204,7 @@ func (s *Stack) PublishTo(t testing.TB, n *Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.simBin, "publish", "--fixture", path, "--ges", n.InternalURL)
-	cmd.Env = minimalEnv("LOG_LEVEL=DEBUG")
+	cmd.Env = minimalEnv("LOG_LEVEL=DEBUG", "DESIGNER_API_TOKEN="+DesignerToken)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("testenv: gessim publish --ges %s: %v\n%s", n.InternalURL, err, out)

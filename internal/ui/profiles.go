@@ -31,20 +31,37 @@ func (u *UI) mountProfiles(r chi.Router) {
 func (u *UI) profileReader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		sess, err := u.sessions.load(r.Context(), cookieValue(r, sessionCookie), true)
+		_, err := u.sessionFor(r, ReadProfiles)
 		switch {
 		case errors.Is(err, errNoSession):
 			w.Header().Set("X-GES-Login", "/ges/login")
 			http.Error(w, "Sign in to the Callback UI (/ges/login) as DevOps or a Callback Administrator and send its session cookie (ges_session).", http.StatusUnauthorized)
 			return
+		case errors.Is(err, errForbidden):
+			http.Error(w, "Your role does not allow reading profiles (DevOps or Callback Administrator only).", http.StatusForbidden)
+			return
 		case err != nil:
 			slog.Error("UI session store failed", "err", err)
 			http.Error(w, "Session storage is unavailable, try again", http.StatusServiceUnavailable)
 			return
-		case !Can(sess.Roles, ReadProfiles):
-			http.Error(w, "Your role does not allow reading profiles (DevOps or Callback Administrator only).", http.StatusForbidden)
-			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+var errForbidden = errors.New("the session's roles do not allow this")
+
+// sessionFor is the session check of the clients that are tools rather
+// than pages (profiles, the admin APIs): the session the request carries,
+// its idle timeout restarted, if its roles grant right; errNoSession or
+// errForbidden otherwise, never a redirect.
+func (u *UI) sessionFor(r *http.Request, right Right) (*Session, error) {
+	sess, err := u.sessions.load(r.Context(), cookieValue(r, sessionCookie), true)
+	if err != nil {
+		return nil, err
+	}
+	if !Can(sess.Roles, right) {
+		return sess, errForbidden
+	}
+	return sess, nil
 }

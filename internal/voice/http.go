@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/discovery"
 )
@@ -97,9 +99,17 @@ type URS struct {
 	TTL    time.Duration // how long an estimate is reused
 	Clock  clock.Clock   // nil: the wall clock
 
-	mu    sync.Mutex
-	cache map[string]cachedEstimate
+	once  sync.Once
+	cache *expirable.LRU[string, cachedEstimate]
 }
+
+// Bounds of the estimates kept: virtual queue names come from API
+// clients, and a made-up name is cached too (URS' "unknown"); a name
+// longer than any real one is asked for but not kept.
+const (
+	maxEstimates   = 4096
+	maxEstimateKey = 512
+)
 
 type cachedEstimate struct {
 	e   Estimate
@@ -120,21 +130,19 @@ var AQT = map[string]string{"mode1": "urs", "mode2": "urs2", "mode3": "stat"}
 // LVQ asks URS for the wait in a virtual queue.
 func (u *URS) LVQ(ctx context.Context, tenant, vq, aqt string) (Estimate, error) {
 	key := tenant + "\x00" + vq + "\x00" + aqt
-	u.mu.Lock()
+	// The LRU drops entries after TTL on the wall clock; exp decides on
+	// u's clock.
+	if len(key) > maxEstimateKey {
+		return u.lvq(ctx, tenant, vq, aqt)
+	}
+	u.once.Do(func() { u.cache = expirable.NewLRU[string, cachedEstimate](maxEstimates, nil, u.TTL) })
 	now := u.now()
-	if c, ok := u.cache[key]; ok && now.Before(c.exp) {
-		u.mu.Unlock()
+	if c, ok := u.cache.Get(key); ok && now.Before(c.exp) {
 		return c.e, c.err
 	}
-	u.mu.Unlock()
 	e, err := u.lvq(ctx, tenant, vq, aqt)
 	if err == nil || errors.Is(err, ErrNotFound) {
-		u.mu.Lock()
-		if u.cache == nil {
-			u.cache = map[string]cachedEstimate{}
-		}
-		u.cache[key] = cachedEstimate{e, err, now.Add(u.TTL)}
-		u.mu.Unlock()
+		u.cache.Add(key, cachedEstimate{e, err, now.Add(u.TTL)})
 	}
 	return e, err
 }

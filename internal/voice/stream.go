@@ -85,28 +85,50 @@ type Submitted struct {
 
 // SubmitMany submits entries in one round trip (see Submit).
 func (s *Stream) SubmitMany(ctx context.Context, es []Entry) []Submitted {
-	out := make([]Submitted, len(es))
-	args := make([][]any, len(es))
+	return s.SubmitPrepared(ctx, s.Prepare(es))
+}
+
+// Prepared is an entry encoded for the stream, ready to be added.
+type Prepared struct {
+	marker string
+	args   []any
+	err    error
+}
+
+// Prepare encodes entries ahead of their submission, so that a batch
+// falling due costs only the round trip.
+func (s *Stream) Prepare(es []Entry) []Prepared {
+	out := make([]Prepared, len(es))
 	for i, e := range es {
 		payload, err := json.Marshal(e.payload())
 		if err != nil {
-			out[i].Err = err
+			out[i].err = err
 			continue
 		}
-		args[i] = []any{int(s.markerTTL.Seconds()), s.maxLen,
+		out[i] = Prepared{marker: s.marker(e), args: []any{int(s.markerTTL.Seconds()), s.maxLen,
 			"type", "callback.start", "version", "1", "ccid", e.Tenant, "callbackId", e.Callback.ID,
-			"attempt", strconv.Itoa(e.Attempt), "payload", string(payload)}
+			"attempt", strconv.Itoa(e.Attempt), "payload", string(payload)}}
 	}
-	cmds := make([]*redis.Cmd, len(es))
+	return out
+}
+
+// SubmitPrepared submits prepared entries in one round trip (see Submit).
+func (s *Stream) SubmitPrepared(ctx context.Context, ps []Prepared) []Submitted {
+	out := make([]Submitted, len(ps))
+	if len(ps) == 0 {
+		return out
+	}
+	cmds := make([]*redis.Cmd, len(ps))
 	_, err := luascript.Exec(ctx, s.rdb, []*redis.Script{submitScript}, func(pipe redis.Pipeliner) {
-		for i, e := range es {
-			if args[i] != nil {
-				cmds[i] = submitScript.EvalSha(ctx, pipe, []string{s.marker(e), s.name}, args[i]...)
+		for i, p := range ps {
+			if p.err == nil {
+				cmds[i] = submitScript.EvalSha(ctx, pipe, []string{p.marker, s.name}, p.args...)
 			}
 		}
 	})
 	for i, c := range cmds {
 		if c == nil {
+			out[i].Err = ps[i].err
 			continue
 		}
 		res, cerr := c.Slice()

@@ -53,6 +53,36 @@ func TableNames(cc fixture.ContactCenter) []string {
 	return names
 }
 
+// TokenEnv is the environment variable holding the service token Designer
+// presents to GES (GES' DESIGNER-API-TOKEN).
+const TokenEnv = "DESIGNER_API_TOKEN"
+
+// WithToken returns a client like hc that presents token as a bearer
+// token on every request; an empty token leaves hc as it is.
+func WithToken(hc *http.Client, token string) *http.Client {
+	if token == "" {
+		return hc
+	}
+	c := *hc
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = bearer{token: token, next: next}
+	return &c
+}
+
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(req)
+}
+
 // PublishTable sends one table of cc to GES at gesBase. A non-2xx answer is
 // not an error: the Result carries it so the caller can print GES' message.
 func PublishTable(ctx context.Context, hc *http.Client, gesBase string, cc fixture.ContactCenter, table string) (Result, error) {
