@@ -329,12 +329,19 @@ func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv
 
 // placeRescheduled checks a new desired time against the service's hours
 // and horizon and names its slot; Update then moves the capacity place.
+// A time already past is refused: accepted, it would only expire the
+// callback (FAIL_TIMEOUT_TTL) after the caller was told it succeeded.
 func (s *Service) placeRescheduled(tenant string, cb *Callback) error {
 	svc, ok := s.Settings.Service(tenant, cb.Service)
 	if !ok {
 		return Errorf(KindInvalid, "Unknown service: %s", cb.Service)
 	}
-	slot, err := s.slotFor(svc, cb.Desired, s.Clock.Now())
+	now := s.Clock.Now()
+	if cb.Desired.Before(now.Add(-ImmediateWindow)) {
+		return Errorf(KindInvalid, "Cannot reschedule callback %s into the past: %s is before the current time %s",
+			cb.ID, FormatTime(cb.Desired), FormatTime(now))
+	}
+	slot, err := s.slotFor(svc, cb.Desired, now)
 	if err != nil {
 		return err
 	}

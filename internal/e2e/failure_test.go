@@ -18,8 +18,10 @@ import (
 // attempt+1 after the silent window, and completes with FAIL_QUEUEING
 // after the last attempt.
 func TestSilentORSResubmitsOnlyReadEntries(t *testing.T) {
+	// The test watches the callback's timer in the due set; a monitor
+	// claiming ahead (lookahead) would keep it in its lease set instead.
 	s := testenv.NewStack(t, testenv.StackOptions{Env: map[string]string{
-		"MONITOR_REPORT_TIMEOUT_SECONDS": "1", "MONITOR_MAX_ATTEMPTS": "2"}})
+		"MONITOR_REPORT_TIMEOUT_SECONDS": "1", "MONITOR_MAX_ATTEMPTS": "2", "MONITOR_LOOKAHEAD_MS": "0"}})
 	n := s.Nodes[0]
 	create(t, n, demoKey, map[string]any{"serviceName": "Callback_Sales", "phoneNumber": "+15550700",
 		"desiredTime": wireTime(time.Now().Add(time.Hour))}) // caches the tenant: gessim is about to go

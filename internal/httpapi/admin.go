@@ -80,13 +80,28 @@ func (x *internal) watermarks(w http.ResponseWriter, r *http.Request) {
 			counts[n] = 0
 		}
 	}
-	live, err := x.Callbacks.Count(r.Context(), tenant, callback.Queued, callback.Routing, callback.Processing)
-	if err != nil {
-		x.failErr(w, r, err)
-		return
-	}
-	for svc, n := range live {
-		counts[svc] = n
+	if extra := extraFilters(r, "service_name"); len(extra.Filters) > 0 {
+		// GMS counts only the callbacks that match the filter keys.
+		list, err := x.Callbacks.Query(r.Context(), tenant, callback.Query{Or: true,
+			Filters: stateFilters([]string{string(callback.Queued), string(callback.Routing), string(callback.Processing)})})
+		if err != nil {
+			x.failErr(w, r, err)
+			return
+		}
+		for _, cb := range list {
+			if extra.Match(cb) {
+				counts[cb.Service]++
+			}
+		}
+	} else {
+		live, err := x.Callbacks.Count(r.Context(), tenant, callback.Queued, callback.Routing, callback.Processing)
+		if err != nil {
+			x.failErr(w, r, err)
+			return
+		}
+		for svc, n := range live {
+			counts[svc] = n
+		}
 	}
 	total := 0
 	out := map[string]int{}
@@ -106,6 +121,22 @@ func stateFilters(states []string) []callback.Filter {
 		f = append(f, callback.Filter{Key: callback.KeyState, Value: strings.ToUpper(strings.TrimSpace(s))})
 	}
 	return f
+}
+
+// extraFilters reads the query parameters other than the endpoint's own
+// (known) as GMS filter keys, all of which a callback must match; a
+// leading ! negates one. "_" is a client's cache buster.
+func extraFilters(r *http.Request, known ...string) callback.Query {
+	var q callback.Query
+	for k, vs := range r.URL.Query() {
+		if k == "_" || contains(known, k) {
+			continue
+		}
+		for _, v := range vs {
+			q.Filters = append(q.Filters, callback.ParseFilter(k, v))
+		}
+	}
+	return q
 }
 
 func contains(list []string, s string) bool {
@@ -150,6 +181,7 @@ func (x *internal) queues(w http.ResponseWriter, r *http.Request) {
 		query.Or = true
 		query.Filters = stateFilters(strings.Split(v, ","))
 	}
+	extra := extraFilters(r, "target", "start_time", "end_time", "max", "states")
 	list, err := x.Callbacks.Query(r.Context(), tenantOf(r).ID, query)
 	if err != nil {
 		x.failErr(w, r, err)
@@ -158,7 +190,7 @@ func (x *internal) queues(w http.ResponseWriter, r *http.Request) {
 	out := map[string][]map[string]string{}
 	n := 0
 	for _, cb := range list {
-		if cb.Desired.Before(from) || cb.Desired.After(to) {
+		if cb.Desired.Before(from) || cb.Desired.After(to) || !extra.Match(cb) {
 			continue
 		}
 		if limit > 0 && n >= limit {

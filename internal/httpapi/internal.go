@@ -238,7 +238,8 @@ func (x *internal) serveTenant(w http.ResponseWriter, r *http.Request, ccid stri
 	}
 	t, err := x.Tenants.ByID(r.Context(), ccid)
 	if errors.Is(err, gws.ErrUnknown) {
-		x.fail(w, http.StatusBadRequest, excNotFound, "Callback Contact Center ID: "+truncate(ccid, 64)+" is not configured")
+		// The GMS text, which GMS clients and test suites match on.
+		x.fail(w, http.StatusBadRequest, excNotFound, "Callback Contact Center ID: "+truncate(ccid, 64)+" is not configured in transaction list.")
 		return
 	}
 	if err != nil {

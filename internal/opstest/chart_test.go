@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/gesgo/ges/internal/testenv"
 )
 
@@ -318,4 +320,50 @@ func renderRulesDefault(t *testing.T, helm string) string {
 func deployRuleFile(groups string) string {
 	return "# Rendered from charts/ges (templates/prometheusrule.yaml, default values,\n" +
 		"# namespace ges) by scripts/ops-render.sh; do not edit by hand.\n" + groups
+}
+
+// The NetworkPolicy denies by default: the external port takes the peers
+// of networkPolicies.from, the internal port (GMS API, Designer's publish,
+// metrics) only the release's namespace and networkPolicies.internalFrom.
+// The gateway never routes the GMS API, /metrics or everything ("/").
+func TestChartExposesOnlyWhatMustBePublic(t *testing.T) {
+	helm := tool(t, "helm")
+	out := helmTemplate(t, helm, []string{"ci/all-features-values.yaml"}, nil, "--show-only", "templates/networkpolicy.yaml")
+	var np struct {
+		Spec struct {
+			PolicyTypes []string `yaml:"policyTypes"`
+			Ingress     []struct {
+				Ports []struct{ Port string } `yaml:"ports"`
+				From  []map[string]any        `yaml:"from"`
+			} `yaml:"ingress"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &np); err != nil {
+		t.Fatalf("networkpolicy: %v\n%s", err, out)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []string{"Ingress"}) || len(np.Spec.Ingress) != 2 {
+		t.Fatalf("networkpolicy rules:\n%s", out)
+	}
+	peers := map[string]string{}
+	for _, rule := range np.Spec.Ingress {
+		if len(rule.Ports) != 1 {
+			t.Fatalf("a rule covers %d ports, want one each:\n%s", len(rule.Ports), out)
+		}
+		b, _ := json.Marshal(rule.From)
+		peers[rule.Ports[0].Port] = string(b)
+	}
+	if want := `[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}}]`; peers["external"] != want {
+		t.Errorf("external port peers = %s, want %s", peers["external"], want)
+	}
+	if want := `[{"podSelector":{}},{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"voice"}}}]`; peers["internal"] != want {
+		t.Errorf("internal port peers = %s, want %s", peers["internal"], want)
+	}
+
+	for _, path := range []string{"/", "/genesys/", "/genesys/1/service/callback", "/metrics", "/debug/pprof/"} {
+		_, errOut, err := runErr(chartDir(t), helm, "template", releaseName, ".", "--namespace", namespace,
+			"-f", "ci/guide-sample-values.yaml", "--set", "ges.ingress.ingressint.enabled=true", "--set", "ges.ingress.ingressint.paths[0]="+path)
+		if err == nil || !strings.Contains(errOut, "must not be routed from outside") {
+			t.Errorf("ingress path %s: err %v, stderr %s; want a refusal", path, err, errOut)
+		}
+	}
 }

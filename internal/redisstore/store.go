@@ -131,7 +131,8 @@ func (s *Store) admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 		i := int(res[4] - '1')
 		t := a.Throttles[i]
 		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_TTL_LIMIT_REACHED", RetryAfter: windows[i].Sub(now),
-			Msg: fmt.Sprintf("Limit of %d callbacks for %s is reached for interval %ds.", t.Limit, cb.Service, int(t.Window.Seconds()))}
+			// The GMS text, which GMS clients and test suites match on.
+			Msg: fmt.Sprintf("Limit of queued callbacks for %s is reached for interval %ds.", cb.Service, int(t.Window.Seconds()))}
 	case "FULL":
 		return &callback.Error{Kind: callback.KindNoCapacity, Msg: "No capacity at the desired time"}
 	case "EXISTS":
