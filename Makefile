@@ -1,4 +1,9 @@
-.PHONY: build run test chaos bench fmt lint clean
+.PHONY: build run test chaos bench fuzz fmt lint clean
+
+# helm and promtool, once scripts/ops-tools.sh has built them (.ci/run does),
+# are found by make test too: internal/opstest skips without them, and fails
+# when CI is set.
+export PATH := $(or $(GES_TOOLS_DIR),$(HOME)/.cache/ges-tools/bin):$(PATH)
 
 build:
 	go build ./...
@@ -20,6 +25,16 @@ chaos:
 BENCH_JSON ?= .run/bench/last.json
 bench:
 	GES_BENCH=1 BENCH_JSON=$(abspath $(BENCH_JSON)) go test -count=1 -timeout 60m -run TestReport -v ./internal/bench/
+
+# Every fuzz target, one after another, each for FUZZTIME (make fuzz
+# FUZZTIME=60s). New findings land in the package's testdata/fuzz.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 fmt:
 	gofmt -w .

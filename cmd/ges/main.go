@@ -28,6 +28,7 @@ func main() {
 	}
 	m := metrics.New(version)
 	slog.SetDefault(logging.New(os.Stdout, cfg.LogLevel, cfg.LogMaxLen, func() { m.Alert(metrics.LoggingFailure) }))
+	logging.RouteRedis()
 	slog.Info("configuration", "settings", cfg.Redacted())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -30,6 +30,7 @@ import (
 	"github.com/gesgo/ges/internal/loop"
 	"github.com/gesgo/ges/internal/metrics"
 	"github.com/gesgo/ges/internal/monitor"
+	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/pgstore"
 	"github.com/gesgo/ges/internal/redisstore"
 	"github.com/gesgo/ges/internal/settings"
@@ -190,7 +191,9 @@ func (n *node) wire(ctx context.Context) error {
 		return err
 	}
 	creds.Clock = clk
-	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds, Clock: clk}
+	pauses := &pause.Service{Durable: durable, Hot: hot, Settings: registry, Clock: clk}
+	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds, Clock: clk, Pauses: pauses,
+		Limits: httpapi.Limits(cfg.Limits)}
 	withStatisticsAndCaptcha(cfg, svc, &deps, creds)
 	notifier := withPush(cfg, svc, &deps, creds, registry, durable, urs, env, m)
 	deps.Callin = &callin.Service{Store: durable.CallinStore(), Clock: clk,
@@ -204,8 +207,8 @@ func (n *node) wire(ctx context.Context) error {
 		Admins: admins(cfg, callbackUI)})
 	externalH := httpapi.External(deps)
 	n.servers = []*http.Server{
-		{Addr: ":" + strconv.Itoa(cfg.InternalPort), Handler: internalH, ReadHeaderTimeout: 10 * time.Second},
-		{Addr: ":" + strconv.Itoa(cfg.ExternalPort), Handler: externalH, ReadHeaderTimeout: 10 * time.Second},
+		httpServer(cfg.InternalPort, internalH, cfg.HTTP),
+		httpServer(cfg.ExternalPort, externalH, cfg.HTTP),
 	}
 
 	drift := func(kind string) { m.ReconcileDrift.WithLabelValues(kind).Inc() }
@@ -224,7 +227,10 @@ func (n *node) wire(ctx context.Context) error {
 	if ors != nil {
 		dispatcher.Sessions = ors
 	}
-	restorer := &monitor.Restorer{Hot: hot, Durable: durable, Watch: n.watch, Policy: policy, Clock: clk,
+	if urs != nil {
+		dispatcher.Waits = urs
+	}
+	restorer := &monitor.Restorer{Hot: hot, Durable: durable, Watch: n.watch, Policy: policy, Clock: clk, AfterRestore: pauses.Restore,
 		Interval: time.Duration(cfg.Monitor.RestoreCheckSeconds) * time.Second,
 		Restored: func(c int) { m.Restores.Inc(); m.RestoredCallbacks.Add(float64(c)) },
 		Checked:  func() { m.LoopPasses.WithLabelValues("restore").Inc() }}
@@ -251,6 +257,18 @@ func (n *node) wire(ctx context.Context) error {
 		n.worker("discovery-"+p.Service, p.Run)
 	}
 	return nil
+}
+
+// httpServer bounds every request of a port: its headers within 10 s,
+// the whole request (a body trickled slowly included) within ReadTimeout,
+// its answer within WriteTimeout, and a kept-alive connection's silence
+// within IdleTimeout. The UI's live refresh is a short poll, so no answer
+// legitimately takes longer; profiles extend their own write deadline
+// (net/http/pprof adds the profile's duration to WriteTimeout).
+func httpServer(port int, h http.Handler, c config.HTTPConfig) *http.Server {
+	return &http.Server{Addr: ":" + strconv.Itoa(port), Handler: h,
+		ReadHeaderTimeout: min(10*time.Second, c.ReadTimeout),
+		ReadTimeout:       c.ReadTimeout, WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout}
 }
 
 // loopFault adds, with FAULT_INJECTION, POST /ges/v1/debug/loop-panic: a

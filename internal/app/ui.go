@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,14 +23,22 @@ import (
 func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, durable *pgstore.Store, deps *httpapi.Deps, pub *settings.Publisher, env *gws.Environment) *ui.UI {
 	d := ui.Deps{
 		Sessions: redisstore.NewSessions(rdb), Clock: deps.Callbacks.Clock,
-		Callbacks: deps.Callbacks, Settings: pub.Registry(), Tenants: env,
+		Callbacks: deps.Callbacks, Settings: pub.Registry(), Tenants: env, Pauses: deps.Pauses,
 		History:     durable.History,
 		Credentials: deps.Credentials, CredentialChecks: deps.CredentialChecks, Callin: deps.Callin,
 		AuthURL: cfg.GWS.AuthURL, PublicAuthURL: cfg.GWS.PublicAuthURL, ConfURL: cfg.GWS.ConfURL,
 		ClientID: cfg.GWS.ClientID, ClientSecret: cfg.GWS.ClientSecret,
 		DevOpsUsername: cfg.UIDevOpsUsername, DevOpsPassword: cfg.UIDevOpsPassword, DevOpsGroups: cfg.DevOpsAccessGroups,
-		SessionTimeout: cfg.UISessionTimeout,
-		Refetch:        pub.Refetch,
+		SessionTimeout: cfg.UISessionTimeout, SessionLifetime: cfg.UISessionLifetime,
+		PublicURL: cfg.UIPublicURL,
+		Refetch:   pub.Refetch,
+	}
+	// The sign-in tokens are signed with a key derived from the
+	// deployment's secrets, the same on every node.
+	if k := credentialsKey(cfg); k != "" {
+		d.LoginSecret = []byte(k)
+	} else {
+		slog.Warn("no CREDENTIALS-KEY, DECRYPT_PASSWORD or GWS client secret: Callback UI sign-ins are signed with a key of this node only")
 	}
 	if pool != nil {
 		d.APIErrors = apiErrors{pgstore.NewUIErrors(pool)}

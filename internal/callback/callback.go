@@ -20,7 +20,19 @@ const (
 	Routing    State = "ROUTING"
 	Processing State = "PROCESSING"
 	Completed  State = "COMPLETED"
+	// Paused is never stored: it is how a SCHEDULED callback that fell
+	// due is shown while its paused service holds it back (see Shown).
+	Paused State = "PAUSED"
 )
+
+// Shown is the state the APIs and the UI show: PAUSED for a due callback
+// held back by its paused service, the stored state otherwise.
+func (c *Callback) Shown() State {
+	if c.Held && c.State == Scheduled {
+		return Paused
+	}
+	return c.State
+}
 
 func (s State) rank() int {
 	switch s {
@@ -89,6 +101,10 @@ type Callback struct {
 	Position  int       // last position ORS reported, 0 when unknown
 	EWT       int       // last wait estimate ORS reported (seconds), -1 when unknown
 	SlotStart int64     // start (unix ms) of the capacity slot the callback holds, 0 when none
+	// QueueFrom is the earliest a scheduled callback of a service that
+	// queues ahead may be handed off: its queue's wait is then asked from
+	// then on (zero: handed off at Desired). See HandoffAt.
+	QueueFrom time.Time
 	// Props holds the GMS-style keys of the record that are not fields above:
 	// options sent on create (_route_point, cbOfferType, ...) and keys ORS
 	// reports (_CB_DIAL_1_RESULT, ...). Values are text, as in GMS.
@@ -99,7 +115,10 @@ type Callback struct {
 	// Detached says the user data is not in this copy: the hot store keeps
 	// large user data out of memory, and the durable store holds it.
 	Detached bool
-	Rev      int64 // bumped by every change; orders writes to the durable store
+	// Held says its paused service holds it back from ORS although it is
+	// due (known to the hot store only; never stored).
+	Held bool
+	Rev  int64 // bumped by every change; orders writes to the durable store
 }
 
 // Clone returns a deep copy, so a change can be prepared without touching

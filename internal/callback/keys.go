@@ -31,7 +31,7 @@ func Keys(cb *Callback) map[string]string {
 	m[KeyCustomerNumber] = cb.Phone
 	m[KeyDesiredTime] = FormatTime(cb.Desired)
 	m["_expiration_time"] = FormatTime(cb.Expires)
-	m[KeyState] = string(cb.State)
+	m[KeyState] = string(cb.Shown())
 	if cb.State.Final() {
 		m[KeyReason] = cb.Reason
 	}

@@ -23,6 +23,11 @@ func NextCheck(cb *Callback, p Policy) (time.Time, bool) {
 	case cb.State.Final():
 		return time.Time{}, false
 	case cb.State == Scheduled:
+		// A callback that queues ahead is first looked at when its lead
+		// may begin; the lead its queue then asks for decides the rest.
+		if !cb.QueueFrom.IsZero() && cb.QueueFrom.Before(cb.Desired) {
+			return minTime(cb.QueueFrom, cb.Expires), true
+		}
 		return minTime(cb.Desired, cb.Expires), true
 	case cb.awaitingReport():
 		return minTime(cb.Submitted.Add(p.ReportTimeout), cb.Expires), true
@@ -75,8 +80,33 @@ type Action struct {
 	At     time.Time
 }
 
+// HandoffAt is when a SCHEDULED callback is handed to ORS, given the lead
+// its queue asks for now (its expected wait and buffer): Desired less the
+// lead, never before QueueFrom and never after Desired. A callback that
+// does not queue ahead is handed off at Desired.
+func (c *Callback) HandoffAt(lead time.Duration) time.Time {
+	if c.QueueFrom.IsZero() || !c.QueueFrom.Before(c.Desired) {
+		return c.Desired
+	}
+	at := c.Desired.Add(-max(lead, 0))
+	if at.Before(c.QueueFrom) {
+		return c.QueueFrom
+	}
+	return at
+}
+
+// QueuesAhead reports whether the hand-off of cb depends on its queue's
+// lead (see HandoffAt) at now.
+func (c *Callback) QueuesAhead(now time.Time) bool {
+	return c.State == Scheduled && !c.QueueFrom.IsZero() && now.Before(c.Desired)
+}
+
 // Due decides what the monitor does with cb at now.
-func Due(cb *Callback, now time.Time, p Policy) Action {
+func Due(cb *Callback, now time.Time, p Policy) Action { return DueLead(cb, now, p, 0) }
+
+// DueLead is Due for a callback whose queue asks for lead ahead of its
+// desired time (see HandoffAt).
+func DueLead(cb *Callback, now time.Time, p Policy, lead time.Duration) Action {
 	if cb.State.Final() {
 		return Action{Kind: Drop}
 	}
@@ -85,9 +115,11 @@ func Due(cb *Callback, now time.Time, p Policy) Action {
 	}
 	switch {
 	case cb.State == Scheduled:
-		if !now.Before(cb.Desired) {
+		at := cb.HandoffAt(lead)
+		if !now.Before(at) {
 			return Action{Kind: Handoff}
 		}
+		return Action{Kind: Wait, At: minTime(at, cb.Expires)}
 	case cb.awaitingReport():
 		if !now.Before(cb.Submitted.Add(p.ReportTimeout)) {
 			return Action{Kind: Unanswered}

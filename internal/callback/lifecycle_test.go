@@ -26,6 +26,42 @@ func TestDueScheduled(t *testing.T) {
 	}
 }
 
+// A callback that queues ahead is looked at from QueueFrom and handed off
+// its lead before its desired time: never before QueueFrom, never after
+// its desired time, whatever lead its queue asks for.
+func TestDueQueuedAhead(t *testing.T) {
+	cb := scheduled()
+	cb.QueueFrom = t0.Add(-10 * time.Minute)
+	if at, _ := NextCheck(cb, policy); !at.Equal(cb.QueueFrom) {
+		t.Fatalf("first look at %s, want QueueFrom", at)
+	}
+	lead := 65 * time.Second
+	if a := DueLead(cb, t0.Add(-10*time.Minute), policy, lead); a.Kind != Wait || !a.At.Equal(t0.Add(-lead)) {
+		t.Fatalf("at QueueFrom: %+v", a)
+	}
+	if a := DueLead(cb, t0.Add(-lead), policy, lead); a.Kind != Handoff {
+		t.Fatalf("at its lead: %+v", a)
+	}
+	if a := DueLead(cb, t0.Add(-lead-time.Millisecond), policy, lead); a.Kind != Wait {
+		t.Fatalf("just before its lead: %+v", a)
+	}
+	if a := DueLead(cb, t0.Add(-10*time.Minute), policy, 3*time.Hour); a.Kind != Handoff {
+		t.Fatalf("a lead beyond QueueFrom hands off at QueueFrom: %+v", a)
+	}
+	for _, l := range []time.Duration{0, -time.Minute} {
+		if at := cb.HandoffAt(l); !at.Equal(t0) {
+			t.Fatalf("lead %s: hand-off at %s, want the desired time", l, at)
+		}
+	}
+	if !cb.QueuesAhead(t0.Add(-time.Second)) || cb.QueuesAhead(t0) {
+		t.Fatal("QueuesAhead")
+	}
+	plain := scheduled()
+	if at := plain.HandoffAt(time.Hour); !at.Equal(t0) {
+		t.Fatalf("a callback that does not queue ahead: %s", at)
+	}
+}
+
 func TestResubmissionAndGiveUp(t *testing.T) {
 	cb := scheduled()
 	MarkHandedOff(cb, "1-0", t0)

@@ -39,6 +39,28 @@ type Admission struct {
 	MaxPerNumber int        // 0 = no limit
 	SlotTotal    int        // capacity of the slot cb.SlotStart names (when it names one)
 	Throttles    []Throttle // rate windows of the service
+	// MaxQueued bounds the callbacks of the service in its queue (see
+	// InQueue); it refuses only creates that enter the queue at once.
+	MaxQueued int // 0 = no limit
+	// Daily bounds the creates for one number in one service per day.
+	Daily DailyLimit
+}
+
+// DailyLimit admits at most Limit creates for a number per day of the
+// service's calendar (GMS _throttle_customer_number_limit): Day names the
+// day and Ends is the midnight that closes it, in the service's zone.
+type DailyLimit struct {
+	Limit int // 0 = no limit
+	Day   string
+	Ends  time.Time
+}
+
+// InQueue reports whether cb counts against its service's queue limit: a
+// live callback that is either immediate or already handed to ORS. A
+// scheduled callback waits in the calendar, not in the queue, until its
+// time comes.
+func InQueue(cb *Callback) bool {
+	return !cb.State.Final() && !(cb.Scheduled && cb.State == Scheduled)
 }
 
 // Throttle admits at most Limit creates per fixed Window (0 = no limit).
@@ -76,6 +98,9 @@ type Hot interface {
 	// id as refused, so a commit that still lands is recognised.
 	Forget(ctx context.Context, cb *Callback) error
 	Get(ctx context.Context, tenant, id string) (*Callback, error)
+	// Show is Get for a reader: it also tells whether a paused service
+	// holds the callback back (Callback.Held).
+	Show(ctx context.Context, tenant, id string) (*Callback, error)
 	// Commit replaces prev by next if prev is still current (same Rev),
 	// sets next's timer (zero = none) and moves its capacity place.
 	// ErrConflict otherwise; a KindNoCapacity error when the new slot is full.
@@ -158,6 +183,9 @@ const ImmediateWindow = time.Second
 
 // Create books a callback.
 func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*Callback, error) {
+	if err := ValidateCreate(&r); err != nil {
+		return nil, err
+	}
 	svc, ok := s.Settings.Service(tenant, r.Service)
 	if !ok {
 		return nil, Errorf(KindInvalid, "Unknown service: %s", r.Service)
@@ -176,7 +204,13 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 			cb.Props[k] = v
 		}
 	}
-	adm := Admission{MaxPerNumber: svc.MaxPerNumber}
+	adm := Admission{MaxPerNumber: svc.MaxPerNumber, MaxQueued: svc.MaxQueued}
+	if svc.DailyPerNumber > 0 {
+		day := now.In(svc.Location)
+		y, m, d := day.Date()
+		adm.Daily = DailyLimit{Limit: svc.DailyPerNumber, Day: day.Format("20060102"),
+			Ends: time.Date(y, m, d+1, 0, 0, 0, 0, svc.Location)}
+	}
 	for _, t := range svc.Throttles {
 		if t.Limit > 0 {
 			adm.Throttles = append(adm.Throttles, Throttle{t.Limit, t.Window})
@@ -192,6 +226,7 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 			return nil, err
 		}
 		cb.Desired, cb.Scheduled, cb.SlotStart = r.Desired.UTC(), true, slot.Start.UnixMilli()
+		cb.QueueFrom = queueFrom(svc, cb)
 		adm.SlotTotal = slot.Total
 	} else {
 		if !svc.OfferImmediate {
@@ -239,7 +274,7 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (*Callback, error)
 	if !ids.Valid(id) { // no such record can exist; the stores need not be asked
 		return nil, ErrNotFound
 	}
-	cb, err := s.Hot.Get(ctx, tenant, id)
+	cb, err := s.Hot.Show(ctx, tenant, id)
 	if errors.Is(err, ErrNotFound) {
 		return s.Durable.Get(ctx, tenant, id)
 	}
@@ -275,6 +310,9 @@ func (s *Service) Attach(ctx context.Context, tenant string, cbs []*Callback) er
 
 // Query lists a tenant's callbacks matching q.
 func (s *Service) Query(ctx context.Context, tenant string, q Query) ([]*Callback, error) {
+	if err := ValidateQuery(q); err != nil {
+		return nil, err
+	}
 	return s.Durable.Query(ctx, tenant, q)
 }
 
@@ -285,6 +323,9 @@ func (s *Service) Count(ctx context.Context, tenant string, states ...State) (ma
 
 // Cancel cancels a callback. strict: see Cancel.
 func (s *Service) Cancel(ctx context.Context, tenant, id, reason, source string, strict bool) (*Callback, error) {
+	if err := ValidateReason(reason); err != nil {
+		return nil, err
+	}
 	var running bool
 	cb, err := s.Update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
 		running = (cb.State == Queued || cb.State == Routing) && (cb.Session != "" || cb.Entry != "")
@@ -299,6 +340,9 @@ func (s *Service) Cancel(ctx context.Context, tenant, id, reason, source string,
 // Report applies a GMS update (ORS progress report, reschedule, key
 // changes) to a callback of the service svc.
 func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv map[string]string) (*Callback, error) {
+	if err := ValidateReport(kv); err != nil {
+		return nil, err
+	}
 	var taken *Callback // a callback ORS had, moved back to the schedule
 	cb, err := s.update(ctx, tenant, id, source, func(cb *Callback) (bool, error) {
 		taken = nil
@@ -347,7 +391,25 @@ func (s *Service) placeRescheduled(tenant string, cb *Callback) error {
 	}
 	cb.SlotStart = slot.Start.UnixMilli()
 	cb.Expires = cb.Desired.Add(svc.TTL)
+	cb.QueueFrom = queueFrom(svc, cb)
 	return nil
+}
+
+// queueFrom is the earliest a scheduled callback of svc may be handed off
+// (see Callback.HandoffAt): its service's largest lead before the desired
+// time, but never before the slot the customer booked starts.
+func queueFrom(svc *settings.Service, cb *Callback) time.Time {
+	if !svc.QueueAhead || svc.MaxQueueAhead <= 0 {
+		return time.Time{}
+	}
+	from := cb.Desired.Add(-svc.MaxQueueAhead)
+	if start := time.UnixMilli(cb.SlotStart).UTC(); cb.SlotStart > 0 && start.After(from) {
+		from = start
+	}
+	if !from.Before(cb.Desired) {
+		return time.Time{}
+	}
+	return from
 }
 
 // maxRetries bounds optimistic retries when two writers race on a record.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -40,6 +41,18 @@ type Config struct {
 	// UISessionTimeout (UI_SESSION_TIMEOUT: 20m, 90s, or whole minutes)
 	// ends a Callback UI session after this much inactivity.
 	UISessionTimeout time.Duration
+	// UISessionLifetime (UI_SESSION_LIFETIME, 12h) ends a Callback UI
+	// session this long after its sign-in, however active.
+	UISessionLifetime time.Duration
+	// UIPublicURL (UI_PUBLIC_URL) is how browsers reach this GES: the
+	// OAuth redirect URI is built from it, never from a request's Host or
+	// X-Forwarded-Host. Unset: INTERNAL_URL.
+	UIPublicURL string
+
+	// HTTP bounds the requests of both ports.
+	HTTP HTTPConfig
+	// Limits are the abuse limits of the external API.
+	Limits LimitsConfig
 
 	Redis RedisConfig
 	DB    DBConfig
@@ -73,6 +86,48 @@ type PlatformConfig struct {
 	FaultInjection   bool
 	FCMURL           string // FCM_URL: FCM HTTP v1 API base (Google's by default)
 	PushCheckSeconds int    // PUSH_CHECK_SECONDS (30): periodic look at callbacks in queue with push targets
+}
+
+// HTTPConfig bounds the HTTP servers of both ports. A bare integer in
+// the environment counts seconds.
+type HTTPConfig struct {
+	// ReadTimeout (HTTP_READ_TIMEOUT, 30s) bounds the reading of a whole
+	// request, headers and body: a body trickled slower is cut off.
+	ReadTimeout time.Duration
+	// WriteTimeout (HTTP_WRITE_TIMEOUT, 60s) bounds a request from the
+	// end of its headers to the end of its answer (profiles add their
+	// own duration).
+	WriteTimeout time.Duration
+	// IdleTimeout (HTTP_IDLE_TIMEOUT, 120s) closes kept-alive
+	// connections without a request for that long.
+	IdleTimeout time.Duration
+}
+
+// LimitsConfig holds the abuse limits of the external API. Rates are per
+// node and per second; 0 turns a limit off.
+type LimitsConfig struct {
+	// Creates (callbacks and call-in requests) per tenant
+	// (API_CREATE_RATE_TENANT, 200; burst API_CREATE_BURST_TENANT, twice
+	// the rate) and per API key (API_CREATE_RATE_KEY, 100;
+	// API_CREATE_BURST_KEY).
+	TenantRate  float64
+	TenantBurst int
+	KeyRate     float64
+	KeyBurst    int
+	// KeyFailuresPerMinute (API_KEY_FAILURES_PER_MINUTE, 20) unknown API
+	// keys are looked up per client address and minute; beyond them keys
+	// GES does not know already are refused (429) without a lookup.
+	KeyFailuresPerMinute int
+	// TrustedProxies (TRUSTED_PROXIES, loopback and private ranges; none:
+	// no proxy is trusted) are the peers whose X-Forwarded-For is read
+	// to find a client's address.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins (CORS_ALLOWED_ORIGINS) are the origins whose browser
+	// pages may call the external API: exact origins, or * for any;
+	// unset: none. CORSMaxAge (CORS_MAX_AGE, 600 s) is how long browsers
+	// keep a preflight's answer.
+	CORSOrigins []string
+	CORSMaxAge  time.Duration
 }
 
 // RedisConfig is GES's own Redis.
@@ -211,6 +266,15 @@ const (
 	defaultHealthInterval     = 10
 	defaultFCMURL             = "https://fcm.googleapis.com/v1"
 	defaultPushCheck          = 30
+	defaultSessionLifetime    = 12 * time.Hour
+	defaultReadTimeout        = 30 * time.Second
+	defaultWriteTimeout       = 60 * time.Second
+	defaultIdleTimeout        = 120 * time.Second
+	defaultTenantCreateRate   = 200
+	defaultKeyCreateRate      = 100
+	defaultKeyFailures        = 20
+	defaultCORSMaxAge         = 600 * time.Second
+	defaultTrustedProxies     = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 )
 
 // Setting names whose values come from secrets. Dash spelling is the one
@@ -258,6 +322,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.UIDevOpsUsername = l.str("UI_DEVOPS_USERNAME", "")
 	c.UIDevOpsPassword = l.str("UI_DEVOPS_PASSWORD", "")
 	c.UISessionTimeout = l.duration("UI_SESSION_TIMEOUT", 20*time.Minute)
+	c.UISessionLifetime = l.duration("UI_SESSION_LIFETIME", defaultSessionLifetime)
+	c.UIPublicURL = l.publicURL("UI_PUBLIC_URL", c.InternalURL)
+	c.HTTP = HTTPConfig{
+		ReadTimeout:  l.seconds("HTTP_READ_TIMEOUT", defaultReadTimeout),
+		WriteTimeout: l.seconds("HTTP_WRITE_TIMEOUT", defaultWriteTimeout),
+		IdleTimeout:  l.seconds("HTTP_IDLE_TIMEOUT", defaultIdleTimeout),
+	}
+	c.Limits = l.limits()
 	c.DecryptPassword = l.str("DECRYPT_PASSWORD", "")
 	c.DesignerAPIToken = l.token("DESIGNER-API-TOKEN")
 	c.AdminAPIToken = l.token("ADMIN-API-TOKEN")
@@ -513,6 +585,100 @@ func (l *loader) duration(key string, def time.Duration) time.Duration {
 	return d
 }
 
+// seconds reads a positive Go duration; a bare integer counts seconds.
+func (l *loader) seconds(key string, def time.Duration) time.Duration {
+	s := strings.TrimSpace(l.src.lookup(key))
+	if s == "" {
+		return def
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		s = strconv.Itoa(n) + "s"
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		l.problemf("%s must be a positive duration such as 30s or 2m, or whole seconds (got %q)", key, s)
+		return def
+	}
+	return d
+}
+
+// rate reads a non-negative number of events per second (0: off).
+func (l *loader) rate(key string, def float64) float64 {
+	s := strings.TrimSpace(l.src.lookup(key))
+	if s == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f != f || f > 1e9 {
+		l.problemf("%s must be zero (off) or a positive number per second (got %q)", key, s)
+		return def
+	}
+	return f
+}
+
+// limits reads the abuse limits of the external API.
+func (l *loader) limits() LimitsConfig {
+	c := LimitsConfig{
+		TenantRate:           l.rate("API_CREATE_RATE_TENANT", defaultTenantCreateRate),
+		KeyRate:              l.rate("API_CREATE_RATE_KEY", defaultKeyCreateRate),
+		KeyFailuresPerMinute: l.nonNegative("API_KEY_FAILURES_PER_MINUTE", defaultKeyFailures),
+		CORSOrigins:          l.origins("CORS_ALLOWED_ORIGINS"),
+		CORSMaxAge:           l.seconds("CORS_MAX_AGE", defaultCORSMaxAge),
+	}
+	burst := func(rate float64) int { return max(1, int(2*rate+0.5)) }
+	c.TenantBurst = l.positive("API_CREATE_BURST_TENANT", burst(c.TenantRate))
+	c.KeyBurst = l.positive("API_CREATE_BURST_KEY", burst(c.KeyRate))
+	proxies := l.str("TRUSTED_PROXIES", defaultTrustedProxies)
+	if !strings.EqualFold(strings.TrimSpace(proxies), "none") {
+		for _, item := range splitList(proxies) {
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				a, aerr := netip.ParseAddr(item)
+				if aerr != nil {
+					l.problemf("TRUSTED_PROXIES entry %q is neither an address nor a CIDR prefix", item)
+					continue
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+	}
+	return c
+}
+
+// origins reads a list of exact origins (scheme://host[:port]) or "*".
+func (l *loader) origins(key string) []string {
+	var out []string
+	for _, o := range splitList(l.src.lookup(key)) {
+		if o == "*" {
+			out = append(out, o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			l.problemf("%s entry %q is not an origin such as https://www.example.com", key, o)
+			continue
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return out
+}
+
+// publicURL reads the base URL browsers reach GES at (scheme and host,
+// optionally a path prefix); def when unset.
+func (l *loader) publicURL(key, def string) string {
+	s := strings.TrimSpace(l.src.lookup(key))
+	if s == "" {
+		return def
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+		l.problemf("%s must be an http(s) URL such as https://ges.example.com (got %q)", key, s)
+		return def
+	}
+	return strings.TrimRight(u.String(), "/")
+}
+
 func (l *loader) nonNegative(key string, def int) int {
 	n, ok := l.integer(key, def)
 	if ok && n < 0 {
@@ -649,6 +815,14 @@ func splitList(s string) []string {
 	return out
 }
 
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
 const masked = "***"
 
 // mask hides a secret while still showing whether it is set at all, which is
@@ -691,7 +865,21 @@ func (c *Config) Redacted() map[string]any {
 		"UI_DEVOPS_USERNAME":   c.UIDevOpsUsername,
 		"UI_DEVOPS_PASSWORD":   mask(c.UIDevOpsPassword),
 		"UI_SESSION_TIMEOUT":   c.UISessionTimeout.String(),
-		"DECRYPT_PASSWORD":     mask(c.DecryptPassword),
+		"UI_SESSION_LIFETIME":  c.UISessionLifetime.String(),
+		"UI_PUBLIC_URL":        redactURL(c.UIPublicURL),
+
+		"HTTP_READ_TIMEOUT":           c.HTTP.ReadTimeout.String(),
+		"HTTP_WRITE_TIMEOUT":          c.HTTP.WriteTimeout.String(),
+		"HTTP_IDLE_TIMEOUT":           c.HTTP.IdleTimeout.String(),
+		"API_CREATE_RATE_TENANT":      c.Limits.TenantRate,
+		"API_CREATE_BURST_TENANT":     c.Limits.TenantBurst,
+		"API_CREATE_RATE_KEY":         c.Limits.KeyRate,
+		"API_CREATE_BURST_KEY":        c.Limits.KeyBurst,
+		"API_KEY_FAILURES_PER_MINUTE": c.Limits.KeyFailuresPerMinute,
+		"TRUSTED_PROXIES":             prefixStrings(c.Limits.TrustedProxies),
+		"CORS_ALLOWED_ORIGINS":        append([]string(nil), c.Limits.CORSOrigins...),
+		"CORS_MAX_AGE":                c.Limits.CORSMaxAge.String(),
+		"DECRYPT_PASSWORD":            mask(c.DecryptPassword),
 
 		"REDIS_HOST":            c.Redis.Host,
 		"REDIS_PORT":            c.Redis.Port,

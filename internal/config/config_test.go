@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -185,9 +187,27 @@ func TestExplicitValues(t *testing.T) {
 		"MONITOR_RECONCILE_SECONDS", "15",
 		"MONITOR_RECONCILE_FULL_SECONDS", "600",
 		"MONITOR_RESTORE_CHECK_SECONDS", "120",
+		"UI_SESSION_LIFETIME", "8h",
+		"UI_PUBLIC_URL", "https://ges.example.com/",
+		"HTTP_READ_TIMEOUT", "5",
+		"HTTP_WRITE_TIMEOUT", "2m",
+		"HTTP_IDLE_TIMEOUT", "90s",
+		"API_CREATE_RATE_TENANT", "10",
+		"API_CREATE_RATE_KEY", "0.5",
+		"API_CREATE_BURST_KEY", "3",
+		"API_KEY_FAILURES_PER_MINUTE", "0",
+		"TRUSTED_PROXIES", "10.1.0.0/16, 192.0.2.7",
+		"CORS_ALLOWED_ORIGINS", "https://WWW.Example.com, http://localhost:8080/",
+		"CORS_MAX_AGE", "60",
 	)
 	c := mustLoad(t, env)
 	want := &Config{
+		UISessionLifetime: 8 * time.Hour,
+		UIPublicURL:       "https://ges.example.com",
+		HTTP:              HTTPConfig{ReadTimeout: 5 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 90 * time.Second},
+		Limits: LimitsConfig{TenantRate: 10, TenantBurst: 20, KeyRate: 0.5, KeyBurst: 3,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.0.2.7/32")},
+			CORSOrigins:    []string{"https://www.example.com", "http://localhost:8080"}, CORSMaxAge: time.Minute},
 		LogLevel:           "WARN",
 		LogMaxLen:          512,
 		InternalPort:       4000,
@@ -915,5 +935,35 @@ func TestServiceTokens(t *testing.T) {
 	msg := loadErr(t, with(minimalEnv(), "DESIGNER_API_TOKEN", "short-secret"))
 	if !strings.Contains(msg, "DESIGNER-API-TOKEN") || strings.Contains(msg, "short-secret") {
 		t.Fatalf("short token: %q", msg)
+	}
+}
+
+// The hardening settings refuse what would silently mean something else,
+// and their defaults are the documented ones.
+func TestHardeningSettings(t *testing.T) {
+	c := mustLoad(t, minimalEnv())
+	if c.UIPublicURL != c.InternalURL || c.UISessionLifetime != 12*time.Hour || c.HTTP != (HTTPConfig{30 * time.Second, time.Minute, 2 * time.Minute}) ||
+		c.Limits.TenantRate != 200 || c.Limits.TenantBurst != 400 || c.Limits.KeyRate != 100 || c.Limits.KeyBurst != 200 ||
+		c.Limits.KeyFailuresPerMinute != 20 || len(c.Limits.TrustedProxies) != 6 || c.Limits.CORSOrigins != nil || c.Limits.CORSMaxAge != 10*time.Minute {
+		t.Fatalf("defaults: %+v %+v %+v %s %s", c.HTTP, c.Limits, c.UIPublicURL, c.InternalURL, c.UISessionLifetime)
+	}
+	if c := mustLoad(t, with(minimalEnv(), "TRUSTED_PROXIES", "none", "API_CREATE_RATE_KEY", "0")); c.Limits.TrustedProxies != nil || c.Limits.KeyRate != 0 {
+		t.Fatalf("none / off: %+v", c.Limits)
+	}
+	for _, kv := range [][2]string{
+		{"UI_PUBLIC_URL", "ges.example.com"},
+		{"UI_PUBLIC_URL", "ftp://ges.example.com"},
+		{"HTTP_READ_TIMEOUT", "0"},
+		{"HTTP_WRITE_TIMEOUT", "soon"},
+		{"API_CREATE_RATE_TENANT", "-1"},
+		{"API_CREATE_BURST_KEY", "0"},
+		{"TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"CORS_ALLOWED_ORIGINS", "https://shop.example/path"},
+		{"CORS_ALLOWED_ORIGINS", "shop.example"},
+		{"UI_SESSION_LIFETIME", "-1h"},
+	} {
+		if _, err := Load(envFrom(with(minimalEnv(), kv[0], kv[1]))); err == nil || !strings.Contains(err.Error(), kv[0]) {
+			t.Errorf("%s=%q: %v", kv[0], kv[1], err)
+		}
 	}
 }

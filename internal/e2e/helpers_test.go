@@ -134,3 +134,13 @@ func decode(t *testing.T, b []byte, v any) {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// gmsAs calls the GMS API of n as the contact center cc, with the body
+// as text.
+func gmsAs(t *testing.T, n *testenv.Node, cc string) func(method, path string, body any) (int, string) {
+	return func(method, path string, body any) (int, string) {
+		t.Helper()
+		code, b := n.Internal(t, method, path, cc, body)
+		return code, string(b)
+	}
+}

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gesgo/ges/internal/sim/fixture"
 	"github.com/gesgo/ges/internal/testenv"
 )
 
@@ -16,11 +18,7 @@ func TestParityRescheduleIntoThePast(t *testing.T) {
 	fx.ORS.QueuedMs = 60000
 	s := testenv.NewStack(t, testenv.StackOptions{Fixture: fx})
 	n := s.Nodes[0]
-	cc := demoCCID(s)
-	gms := func(method, path string, body any) (int, string) {
-		code, b := n.Internal(t, method, path, cc, body)
-		return code, string(b)
-	}
+	gms := gmsAs(t, n, demoCCID(s))
 	desired := time.Now().Add(time.Hour)
 	code, b := gms("POST", "/genesys/1/service/callback/Callback_Sales", map[string]any{
 		"_customer_number": "+15550701", "_desired_time": wireTime(desired)})
@@ -190,4 +188,189 @@ func TestParityGMSMessages(t *testing.T) {
 	if want := "Limit of queued callbacks for Limited is reached for interval 600s."; code != 503 || !strings.Contains(string(b), want) {
 		t.Fatalf("rate window: %d %s, want %q", code, b, want)
 	}
+}
+
+// TestParityQueuedLimit: with max_queued_callbacks_per_service at 1, an
+// immediate create is refused while another callback of the service is in
+// its queue, on both APIs and with the GMS text; a scheduled booking waits
+// in the calendar and is not refused, but counts once it is handed to ORS;
+// a callback leaving the queue makes room again.
+func TestParityQueuedLimit(t *testing.T) {
+	fx := testenv.DefaultFixture()
+	fx.ORS.QueuedMs = 600000 // ORS keeps what it is given QUEUED
+	fx.ContactCenter("Demo").SetSetting("Callback_Sales", "Max Queued Callbacks Per Service", "1")
+	s := testenv.NewStack(t, testenv.StackOptions{Fixture: fx})
+	n := s.Nodes[0]
+	cc := demoCCID(s)
+	const want = "Limit of queued callbacks for Callback_Sales is reached."
+	gmsCreate := func(body map[string]string) (int, string) {
+		code, b := n.Internal(t, "POST", "/genesys/1/service/callback/Callback_Sales", cc, body)
+		return code, string(b)
+	}
+	refusedBoth := func(when string) {
+		t.Helper()
+		code, b := gmsCreate(map[string]string{"_customer_number": "+15550811"})
+		if code != 503 || !strings.Contains(b, want) || !strings.Contains(b, "CallbackExceptionServiceUnavailable") {
+			t.Fatalf("%s: GMS create: %d %s, want 503 %q", when, code, b, want)
+		}
+		code, resp := n.External(t, "POST", "/engagement/v3/callbacks/create", demoKey,
+			map[string]string{"serviceName": "Callback_Sales", "phoneNumber": "+15550812"})
+		if st, _ := resp["status"].(map[string]any); code != 429 || st == nil || st["message"] != want {
+			t.Fatalf("%s: external create: %d %v, want 429 %q", when, code, resp, want)
+		}
+	}
+	code, b := gmsCreate(map[string]string{"_customer_number": "+15550810"})
+	var first map[string]string
+	decode(t, []byte(b), &first)
+	if code != 200 || first["_id"] == "" {
+		t.Fatalf("first immediate create: %d %s", code, b)
+	}
+	refusedBoth("one immediate callback queued")
+	// A scheduled booking is not in the queue yet: accepted.
+	soon := time.Now().Add(4 * time.Second)
+	code, b = gmsCreate(map[string]string{"_customer_number": "+15550813", "_desired_time": wireTime(time.Now().Add(time.Hour))})
+	if code != 200 {
+		t.Fatalf("scheduled create with the queue full: %d %s", code, b)
+	}
+	// Room again once the queued one is cancelled.
+	if code, b := n.Internal(t, "DELETE", "/genesys/1/service/callback/Callback_Sales/"+first["_id"], cc, nil); code != 200 {
+		t.Fatalf("cancel: %d %s", code, string(b))
+	}
+	code, b = gmsCreate(map[string]string{"_customer_number": "+15550814", "_desired_time": wireTime(soon)})
+	var sched map[string]string
+	decode(t, []byte(b), &sched)
+	if code != 200 {
+		t.Fatalf("scheduled create: %d %s", code, b)
+	}
+	// The scheduled callback joins the queue when it is handed to ORS.
+	eventually(t, 30*time.Second, "the scheduled callback handed to ORS", func() bool {
+		return state(t, n, sched["_id"]) == "QUEUED"
+	})
+	refusedBoth("one scheduled callback handed to ORS")
+	if code, b := n.Internal(t, "DELETE", "/genesys/1/service/callback/Callback_Sales/"+sched["_id"], cc, nil); code != 200 {
+		t.Fatalf("cancel the scheduled one: %d %s", code, string(b))
+	}
+	if code, b = gmsCreate(map[string]string{"_customer_number": "+15550815"}); code != 200 {
+		t.Fatalf("immediate create once the queue is empty: %d %s", code, b)
+	}
+}
+
+// TestParityDailyNumberThrottle: GMS counts every create for a number per
+// day, completed ones included, beside the limit of active callbacks per
+// number; past the limit it answers with its own text.
+func TestParityDailyNumberThrottle(t *testing.T) {
+	fx := testenv.DefaultFixture()
+	fx.ORS.QueuedMs = 600000
+	fx.ContactCenter("Demo").SetSetting("Callback_Sales", "Throttle Customer Number Limit", "3")
+	s := testenv.NewStack(t, testenv.StackOptions{Fixture: fx})
+	n := s.Nodes[0]
+	cc := demoCCID(s)
+	const number = "+15550820"
+	for i := range 3 {
+		code, b := n.Internal(t, "POST", "/genesys/1/service/callback/Callback_Sales", cc,
+			map[string]string{"_customer_number": number, "_desired_time": wireTime(time.Now().Add(time.Duration(i+1) * time.Hour))})
+		var created map[string]string
+		decode(t, b, &created)
+		if code != 200 {
+			t.Fatalf("create %d: %d %s", i+1, code, b)
+		}
+		// Cancelled at once: the per-number limit of active callbacks
+		// (2 by default) never applies, the daily count still does.
+		if code, b := n.Internal(t, "DELETE", "/genesys/1/service/callback/Callback_Sales/"+created["_id"], cc, nil); code != 200 {
+			t.Fatalf("cancel %d: %d %s", i+1, code, b)
+		}
+	}
+	want := "Callback for _customer_number=" + number + " rejected because previous callbacks for this parameter were requested for more than 3 times today."
+	code, b := n.Internal(t, "POST", "/genesys/1/service/callback/Callback_Sales", cc, map[string]string{"_customer_number": number})
+	if code != 503 || !strings.Contains(string(b), want) {
+		t.Fatalf("fourth create of the day (GMS): %d %s, want 503 %q", code, b, want)
+	}
+	code, resp := n.External(t, "POST", "/engagement/v3/callbacks/create", demoKey,
+		map[string]string{"serviceName": "Callback_Sales", "phoneNumber": number})
+	if st, _ := resp["status"].(map[string]any); code != 429 || st == nil || st["message"] != want {
+		t.Fatalf("fourth create of the day (external): %d %v", code, resp)
+	}
+	// Another number, and the same number in another service, are not held.
+	if code, b := n.Internal(t, "POST", "/genesys/1/service/callback/Callback_Sales", cc, map[string]string{"_customer_number": "+15550821"}); code != 200 {
+		t.Fatalf("another number: %d %s", code, b)
+	}
+	if code, b := n.Internal(t, "POST", "/genesys/1/service/callback/Callback_Support", cc, map[string]string{"_customer_number": number}); code != 200 {
+		t.Fatalf("same number, other service: %d %s", code, b)
+	}
+}
+
+// TestParityQueuedAheadByWait: a callback scheduled 3 minutes ahead in a
+// queue whose expected wait (URS) is 60 s is handed to ORS, and turns
+// QUEUED, 60 s plus the service's buffer before its desired time, and
+// never before.
+func TestParityQueuedAheadByWait(t *testing.T) {
+	const ewt, buffer = 60, 5
+	fx := testenv.DefaultFixture()
+	fx.ORS.QueuedMs = 600000
+	fx.URS.Queues["Callback_Sales"] = fixture.URSQueue{EWT: ewt, Position: 1}
+	cc := fx.ContactCenter("Demo")
+	cc.SetSetting("Callback_Sales", "Queue Ahead By EWT", "true")
+	cc.SetSetting("Callback_Sales", "Request Execution Time Buffer (seconds)", fmt.Sprint(buffer))
+	// One slot per local day, in a zone where it is about noon: the slot
+	// the callback books starts hours before the lead, which is then the
+	// only bound.
+	cc.SetSetting("Callback_Sales", "Slot Duration (min)", "1440")
+	cc.SetSetting("Callback_Sales", "Time Zone", noonZone(time.Now()))
+	s := testenv.NewStack(t, testenv.StackOptions{Fixture: fx})
+	n := s.Nodes[0]
+	desired := time.Now().Add(3 * time.Minute).Truncate(time.Millisecond)
+	code, b := n.Internal(t, "POST", "/genesys/1/service/callback/Callback_Sales", demoCCID(s),
+		map[string]string{"_customer_number": "+15550830", "_desired_time": wireTime(desired)})
+	var created map[string]string
+	decode(t, b, &created)
+	if code != 200 || created["_id"] == "" {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	id := created["_id"]
+	if st := state(t, n, id); st != "SCHEDULED" {
+		t.Fatalf("state after the create: %s", st)
+	}
+	var handed entry
+	eventually(t, 4*time.Minute, "the hand-off", func() bool {
+		es := entriesFor(streamEntries(t, s), id)
+		if len(es) > 0 {
+			handed = es[0]
+		}
+		return len(es) > 0
+	})
+	at := time.UnixMilli(handed.StreamMS)
+	lead := desired.Sub(at)
+	t.Logf("handed off %.1f s before the desired time (expected wait %d s + buffer %d s)", lead.Seconds(), ewt, buffer)
+	want := time.Duration(ewt+buffer) * time.Second
+	if lead > want {
+		t.Fatalf("handed off %s before the desired time: earlier than the lead %s", lead, want)
+	}
+	if lead < want-10*time.Second {
+		t.Fatalf("handed off only %s before the desired time, want about %s", lead, want)
+	}
+	if st := state(t, n, id); st != "QUEUED" {
+		t.Fatalf("state after the hand-off: %s", st)
+	}
+	if d := handed.Fields["_desired_time"]; d != nil && d != wireTime(desired) {
+		t.Fatalf("the entry's desired time %v, want %s", d, wireTime(desired))
+	}
+}
+
+// noonZone names a fixed-offset zone where it is between 10:00 and 14:00
+// at now, far from a local midnight.
+func noonZone(now time.Time) string {
+	off := 12 - now.UTC().Hour()
+	if off > 12 {
+		off -= 24
+	}
+	if off < -12 {
+		off += 24
+	}
+	switch {
+	case off == 0:
+		return "Etc/GMT"
+	case off > 0:
+		return fmt.Sprintf("Etc/GMT-%d", off) // POSIX signs: GMT-3 is 3 hours east
+	}
+	return fmt.Sprintf("Etc/GMT+%d", -off)
 }

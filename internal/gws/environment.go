@@ -99,6 +99,20 @@ func (e *Environment) ByAPIKey(ctx context.Context, key string) (*Tenant, error)
 	return e.lookup(ctx, "k:"+key, "/environment/v3/contact-centers/api-key/"+url.PathEscape(key))
 }
 
+// KnownAPIKey returns the contact center of key when a recent lookup found
+// it, without asking GWS (the throttling of wrong keys lets such keys
+// through).
+func (e *Environment) KnownAPIKey(key string) (*Tenant, bool) {
+	if len(key) > maxKeyLen-2 {
+		return nil, false
+	}
+	e.caches()
+	if c, ok := e.known.Peek("k:" + key); ok && e.now().Before(c.exp) {
+		return c.t, true
+	}
+	return nil, false
+}
+
 // ByID returns the contact center id.
 func (e *Environment) ByID(ctx context.Context, id string) (*Tenant, error) {
 	return e.lookup(ctx, "i:"+id, "/environment/v3/contact-centers/"+url.PathEscape(id))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/ids"
 	"github.com/gesgo/ges/internal/metrics"
+	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/voice"
 )
 
@@ -52,6 +54,10 @@ type Deps struct {
 	Captcha    *captcha.Verifier
 	// Callin lends Click-To-Call-In access numbers.
 	Callin *callin.Service
+	// Pauses pauses and resumes services (nil: not offered).
+	Pauses *pause.Service
+	// Limits are the external API's abuse limits and CORS origins.
+	Limits Limits
 }
 
 // APIError describes a failed external API request.
@@ -67,7 +73,8 @@ type APIError struct {
 
 type external struct {
 	Deps
-	api chi.Routes // the routes under /engagement/v3, for their metric labels
+	limits *limiters
+	api    chi.Routes // the routes under /engagement/v3, for their metric labels
 }
 
 func (d *Deps) setDefaults() {
@@ -135,7 +142,9 @@ func (x *external) failErr(w http.ResponseWriter, r *http.Request, err error) {
 		x.fail(w, r, http.StatusTooManyRequests, de.Msg, map[string]any{"slots": slots})
 	case callback.KindThrottled:
 		if de.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds()+0.999)))
+			secs := strconv.Itoa(int(de.RetryAfter.Seconds() + 0.999))
+			w.Header().Set("Retry-After", secs)
+			w.Header().Set("RateLimit", `"service";r=0;t=`+secs)
 		}
 		x.fail(w, r, http.StatusTooManyRequests, de.Msg, nil)
 	default:
@@ -147,7 +156,7 @@ func (x *external) failErr(w http.ResponseWriter, r *http.Request, err error) {
 // External returns the handler of the external port.
 func External(d Deps) http.Handler {
 	d.setDefaults()
-	x := &external{Deps: d}
+	x := &external{Deps: d, limits: newLimiters(d.Limits)}
 	r := chi.NewRouter()
 	r.Use(observe(d.Metrics, d.Clock, "", func(w http.ResponseWriter, r *http.Request) {
 		x.fail(w, r, http.StatusInternalServerError, "Internal error", nil)
@@ -163,36 +172,19 @@ func External(d Deps) http.Handler {
 	})
 	x.api = r.Route("/engagement/v3", func(r chi.Router) {
 		r.Use(x.authenticate)
-		r.Post("/callbacks/create", x.create)
+		r.With(x.limitCreates).Post("/callbacks/create", x.create)
 		r.Post("/callbacks/retrieve", x.retrieve)
 		r.Post("/callbacks/cancel", x.cancel)
 		r.Get("/callbacks/availability/{name}", x.availability)
 		r.Get("/callbacks/open-for/{name}", x.openFor)
 		r.Get("/callbacks/queue-status/{name}", x.queueStatus)
 		r.Get("/estimated-wait-time", x.estimatedWaitTime)
-		r.Post("/call-in/requests/create", x.callinCreate)
+		r.With(x.limitCreates).Post("/call-in/requests/create", x.callinCreate)
 		r.Post("/statistics/operations/get-statistic-ex", x.statistics)
 		r.Get("/statistics/operations/get-statistic-ex", x.statistics)
 		r.Post("/captcha/verify", x.verifyCaptcha)
 	})
 	return r
-}
-
-// cors answers browser preflights: the published JS client runs in
-// browsers and sends a custom header.
-func (x *external) cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o := r.Header.Get("Origin"); o != "" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			w.Header().Set("Access-Control-Allow-Headers", "x-api-key, content-type, cache-control")
-			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
-			if r.Method == http.MethodOptions {
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // authenticate finds the tenant from the API key. The tenant never comes
@@ -212,8 +204,13 @@ func (x *external) authenticate(next http.Handler) http.Handler {
 			x.fail(w, r, http.StatusUnauthorized, "Invalid or missing API key", nil)
 			return
 		}
+		addr := x.limits.client(r)
+		if !x.keyAllowed(w, r, addr, key) {
+			return
+		}
 		t, err := x.Tenants.ByAPIKey(r.Context(), key)
 		if errors.Is(err, gws.ErrUnknown) {
+			x.keyFailed(addr)
 			x.fail(w, r, http.StatusUnauthorized, "Invalid or missing API key", nil)
 			return
 		}
@@ -256,8 +253,18 @@ func (x *external) body(w http.ResponseWriter, r *http.Request) (map[string]json
 		x.fail(w, r, http.StatusRequestEntityTooLarge, "Request body exceeds the limit of 500 KB", nil)
 		return nil, false
 	}
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		// HTTP_READ_TIMEOUT passed before the body arrived (a client
+		// trickling it): the connection is closed after this answer.
+		x.fail(w, r, http.StatusRequestTimeout, "The request body did not arrive in time", nil)
+		return nil, false
+	}
 	if err != nil {
 		x.fail(w, r, http.StatusBadRequest, "Could not read the request body", nil)
+		return nil, false
+	}
+	if err := requireJSON(r, b); err != nil {
+		x.fail(w, r, http.StatusUnsupportedMediaType, err.Error(), nil)
 		return nil, false
 	}
 	m, err := decodeObject(b)
@@ -335,7 +342,7 @@ type callbackView struct {
 }
 
 func viewOf(cb *callback.Callback) callbackView {
-	v := callbackView{ID: cb.ID, DesiredTime: callback.FormatTime(cb.Desired), CallbackState: string(cb.State), PhoneNumber: cb.Phone}
+	v := callbackView{ID: cb.ID, DesiredTime: callback.FormatTime(cb.Desired), CallbackState: string(cb.Shown()), PhoneNumber: cb.Phone}
 	if cb.State.Final() {
 		v.CallbackReason = cb.Reason
 	}

@@ -115,6 +115,7 @@ func Internal(d InternalDeps) http.Handler {
 	r.Get("/ges/v1/health/ready", x.ready)
 	r.Get("/ges/v1/health/detail", x.detail)
 	r.Get("/ges/v1/openapi/{doc}", openAPI)
+	apiDocsRoutes(r)
 	if d.FaultInjection {
 		r.Post("/ges/v1/debug/panic", func(http.ResponseWriter, *http.Request) { panic("fault injection: /ges/v1/debug/panic") })
 	}
@@ -147,6 +148,9 @@ func Internal(d InternalDeps) http.Handler {
 	r.With(x.admin(principal.ManageCredentials)).Get("/ges/v1/credentials/{kind}", x.getCredentials)
 	r.With(x.admin(principal.ManageCredentials)).Delete("/ges/v1/credentials/{kind}", x.deleteCredentials)
 	x.callinAdminRoutes(r)
+	r.With(x.admin(principal.ReadPauses)).Get("/ges/v1/services/paused", x.listPaused)
+	r.With(x.admin(principal.ManagePauses)).Put("/ges/v1/services/{service}/pause", x.pause)
+	r.With(x.admin(principal.ManagePauses)).Delete("/ges/v1/services/{service}/pause", x.resume)
 	if d.Extra != nil {
 		d.Extra(r)
 	}
@@ -212,6 +216,7 @@ func (x *internal) admin(act principal.Action) func(http.Handler) http.Handler {
 				x.fail(w, http.StatusServiceUnavailable, excUnavailable, "Session storage is unavailable, try again")
 				return
 			}
+			info(r.Context()).actor = p.Name
 			named := tenantHeader(r)
 			ccid := named
 			if !p.Service {
@@ -273,6 +278,11 @@ func (x *internal) body(w http.ResponseWriter, r *http.Request) (map[string]stri
 		return nil, false
 	}
 	kv, err := flatBody(r, b)
+	var mt *errMediaType
+	if errors.As(err, &mt) {
+		x.fail(w, http.StatusUnsupportedMediaType, excInvalid, mt.Error())
+		return nil, false
+	}
 	if err != nil {
 		x.fail(w, http.StatusBadRequest, excInvalid, "Malformed request body: "+jsonProblem(err))
 		return nil, false
@@ -430,7 +440,13 @@ func (x *internal) publish(w http.ResponseWriter, r *http.Request) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	if err == nil {
+		err = checkRawJSON(b)
+	}
+	if err == nil {
 		err = d.Decode(&body)
+	}
+	if err == nil {
+		err = checkRowsText(body.Rows)
 	}
 	if err != nil {
 		x.fail(w, http.StatusBadRequest, excInvalid, "Malformed data table: "+jsonProblem(err))

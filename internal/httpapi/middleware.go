@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/ids"
@@ -20,7 +23,10 @@ import (
 type reqInfo struct {
 	corrID string
 	tenant string
-	path   string
+	// actor names the principal of an admin API call (the UI user or the
+	// service token).
+	actor string
+	path  string
 }
 
 type ctxKey struct{}
@@ -67,8 +73,8 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// observe assigns a correlation id, records metrics, logs failures and
-// turns a panic into a 500 (counted as UNCAUGHT_EXCEPTION) instead of a
+// observe assigns a correlation id, records metrics, writes the access
+// line (access) and turns a panic into a 500 (counted as UNCAUGHT_EXCEPTION) instead of a
 // dropped connection. fixedPath, when set, is the path label of every
 // request (the internal port is "Private API Endpoint").
 func observe(m *metrics.Metrics, clk clock.Clock, fixedPath string, onPanic func(http.ResponseWriter, *http.Request)) func(http.Handler) http.Handler {
@@ -92,12 +98,58 @@ func observe(m *metrics.Metrics, clk clock.Clock, fixedPath string, onPanic func
 				}
 				// The clock is a wall clock: one stepped back must not make
 				// a negative duration.
-				m.Request(ri.tenant, path, methodLabel(r.Method), sw.status, max(clk.Now().Sub(start), 0).Seconds())
-				if sw.status >= 500 {
-					slog.Warn("request failed", "corrId", ri.corrID, "method", r.Method, "path", path, "status", sw.status)
+				took := max(clk.Now().Sub(start), 0)
+				code := sw.status
+				if code == 0 {
+					code = http.StatusOK // nothing written: net/http answers 200
 				}
+				method := methodLabel(r.Method)
+				m.Request(ri.tenant, path, method, sw.status, took.Seconds())
+				access(r, ri, fixedPath, method, code, took)
 			}()
 			next.ServeHTTP(sw, r)
 		})
 	}
+}
+
+// access writes the access line of a request: at INFO, at WARN for a
+// 5xx. It names the route pattern, never the path a client sent (paths
+// and queries carry ids, phone numbers and user data), and stays cheap:
+// no formatting when the level is off, attributes without maps.
+func access(r *http.Request, ri *reqInfo, fixedPath, method string, code int, took time.Duration) {
+	level := slog.LevelInfo
+	if code >= 500 {
+		level = slog.LevelWarn
+	}
+	ctx := r.Context()
+	lg := slog.Default()
+	if !lg.Enabled(ctx, level) {
+		return
+	}
+	lg.LogAttrs(ctx, level, "access",
+		slog.String("method", method),
+		slog.String("route", routePattern(r, ri, fixedPath)),
+		slog.Int("status", code),
+		slog.Float64("ms", float64(took.Microseconds())/1000),
+		slog.String("corrId", ri.corrID),
+		slog.String("tenant", ri.tenant))
+}
+
+// routePattern is the chi pattern that served r ("/genesys/1/service/
+// callback/{svc}/{id}"), or "unmatched" for 404s, 405s and preflights. A
+// request refused by a sub-router's middleware before its routing (the
+// external API's key check) has the route label that middleware found.
+func routePattern(r *http.Request, ri *reqInfo, fixedPath string) string {
+	if ri.path == unmatchedPath {
+		return unmatchedPath
+	}
+	if ri.path != "" && ri.path != fixedPath {
+		return ri.path
+	}
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	return unmatchedPath
 }

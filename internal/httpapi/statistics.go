@@ -28,6 +28,10 @@ func (x *external) statistics(w http.ResponseWriter, r *http.Request) {
 			x.fail(w, r, http.StatusBadRequest, "Could not read the request body", nil)
 			return
 		}
+		if err := requireJSON(r, b); err != nil {
+			x.fail(w, r, http.StatusUnsupportedMediaType, err.Error(), nil)
+			return
+		}
 		if _, err := decodeObject(b); err != nil {
 			x.fail(w, r, http.StatusBadRequest, "Malformed JSON body: "+jsonProblem(err), nil)
 			return

@@ -27,6 +27,12 @@ type Sessions interface {
 	Query(ctx context.Context, sid string) (map[string]any, error)
 }
 
+// Waits estimates how long a new interaction would wait in a virtual
+// queue (URS' lvq).
+type Waits interface {
+	LVQ(ctx context.Context, tenant, vq, aqt string) (voice.Estimate, error)
+}
+
 // Dispatcher hands due callbacks to ORS through the Voice stream. It sleeps
 // until the earliest timer of any tenant, or until a create announces an
 // earlier one; it does not poll. Before a hand-off it checks each record
@@ -41,6 +47,10 @@ type Dispatcher struct {
 	// Sessions is ORS' session API (nil: sessions cannot be asked, a quiet
 	// callback then waits for its TTL).
 	Sessions Sessions
+	// Waits gives the expected wait of a service's queue, which decides
+	// how early a callback of a service that queues ahead is handed off
+	// (nil: by its buffer alone).
+	Waits Waits
 	// TenantName names a contact center in stream entries.
 	TenantName func(ctx context.Context, ccid string) string
 	GESURL     string
@@ -350,6 +360,7 @@ func (d *Dispatcher) dispatch(b *batch, ready []*callback.Callback) {
 		}
 	}
 	d.each(asks, func(cb *callback.Callback) { d.one(ctx, b, cb) })
+	d.holdPaused(ctx, b)
 	sent := d.submit(ctx, b)
 	// The entries are on the stream. Recording them waits on Postgres, so
 	// it runs beside the next claims: a callback due meanwhile is not held
@@ -614,7 +625,11 @@ func (d *Dispatcher) restoreOne(ctx context.Context, tenant, id string) error {
 func (d *Dispatcher) one(ctx context.Context, b *batch, cb *callback.Callback) {
 	now := b.now
 	p := d.Callbacks.Policy
-	act := callback.Due(cb, now, p)
+	var lead time.Duration
+	if cb.QueuesAhead(now) {
+		lead = d.lead(ctx, cb)
+	}
+	act := callback.DueLead(cb, now, p, lead)
 	switch act.Kind {
 	case callback.Unanswered:
 		read, err := b.entryRead(ctx, cb.Entry)
@@ -645,6 +660,38 @@ func (d *Dispatcher) one(ctx context.Context, b *batch, cb *callback.Callback) {
 	case callback.Handoff:
 		b.handoff(cb)
 	}
+}
+
+// waitTimeout bounds the question to URS about a queue's wait: without an
+// answer the callback is handed off by its buffer alone.
+const waitTimeout = 1500 * time.Millisecond
+
+// lead is how far ahead of its desired time cb is handed off: its queue's
+// expected wait now, when URS knows it, plus the service's buffer.
+func (d *Dispatcher) lead(ctx context.Context, cb *callback.Callback) time.Duration {
+	svc, err := d.Callbacks.ServiceSettings(cb.Tenant, cb.Service)
+	if err != nil || !svc.QueueAhead {
+		return 0
+	}
+	lead := svc.QueueBuffer
+	if d.Waits == nil {
+		return lead
+	}
+	name := ""
+	if d.TenantName != nil {
+		name = d.TenantName(ctx, cb.Tenant)
+	}
+	qctx, cancel := context.WithTimeout(ctx, waitTimeout)
+	defer cancel()
+	e, err := d.Waits.LVQ(qctx, name, cb.Service, voice.AQT["mode2"])
+	if err != nil {
+		slog.Debug("no expected wait for a callback queued ahead; its buffer alone leads", "id", cb.ID, "service", cb.Service, "err", err)
+		return lead
+	}
+	if e.EWT > 0 && !e.NoAgents {
+		lead += time.Duration(e.EWT) * time.Second
+	}
+	return lead
 }
 
 // session asks ORS whether the callback's session still runs.
@@ -705,6 +752,61 @@ func (d *Dispatcher) settle(ctx context.Context, b *batch, cb *callback.Callback
 type sent struct {
 	cb  *callback.Callback
 	sub voice.Submitted
+}
+
+// holdPaused takes the hand-offs of paused services out of the batch and
+// holds them back, with their due times, until their service resumes.
+// The paused set is asked only by a batch that has hand-offs.
+func (d *Dispatcher) holdPaused(ctx context.Context, b *batch) {
+	if len(b.handoffs) == 0 && len(b.pre) == 0 {
+		return
+	}
+	paused, err := d.Store.PausedServices(ctx, b.tenant)
+	if err != nil {
+		// Not knowing whether a service is paused, dial nothing.
+		slog.Warn("monitor could not read the paused services", "tenant", b.tenant, "err", err)
+		for _, cb := range b.handoffs {
+			b.release(cb.ID, b.now.Add(retryAfterFailure))
+		}
+		for _, p := range b.pre {
+			b.release(p.cb.ID, b.now.Add(retryAfterFailure))
+		}
+		b.handoffs, b.pre = nil, nil
+		return
+	}
+	if len(paused) == 0 {
+		return
+	}
+	var held []redisstore.Held
+	keep := b.handoffs[:0]
+	for _, cb := range b.handoffs {
+		if paused[cb.Service] {
+			held = append(held, redisstore.Held{ID: cb.ID, Service: cb.Service, Due: cb.HandoffAt(0)})
+			continue
+		}
+		keep = append(keep, cb)
+	}
+	b.handoffs = keep
+	pre := b.pre[:0]
+	for _, p := range b.pre {
+		if paused[p.cb.Service] {
+			held = append(held, redisstore.Held{ID: p.cb.ID, Service: p.cb.Service, Due: p.cb.HandoffAt(0)})
+			continue
+		}
+		pre = append(pre, p)
+	}
+	b.pre = pre
+	if len(held) == 0 {
+		return
+	}
+	if _, err := d.Store.Hold(ctx, b.tenant, held); err != nil {
+		slog.Warn("monitor could not hold back the callbacks of paused services", "tenant", b.tenant, "err", err)
+		for _, h := range held {
+			b.release(h.ID, b.now.Add(retryAfterFailure))
+		}
+		return
+	}
+	slog.Debug("monitor held back callbacks of paused services", "tenant", b.tenant, "held", len(held))
 }
 
 // submit sends the batch's due callbacks to ORS' stream in one round trip.

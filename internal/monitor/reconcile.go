@@ -110,10 +110,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		if err != nil || !ok {
 			return
 		}
+		start := time.Now()
 		rep, err := r.run(ctx, w)
 		if err != nil && ctx.Err() == nil {
 			slog.Warn("reconcile pass failed", "err", err)
 		}
+		slog.Debug("reconcile pass", "changed", len(w.changed), "pendingTenants", len(w.pending), "sweepSteps", w.steps,
+			"compared", rep.Compared, "drift", rep.Drift, "repaired", rep.Repaired, "ms", time.Since(start).Milliseconds())
 		if r.Passed != nil {
 			r.Passed()
 		}

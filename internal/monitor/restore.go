@@ -28,6 +28,9 @@ type Restorer struct {
 	Policy   callback.Policy
 	Clock    clock.Clock
 	Interval time.Duration
+	// Restored copies into Redis what else Postgres holds the truth of
+	// (paused services), before Redis is trusted again (nil: nothing).
+	AfterRestore func(ctx context.Context) error
 	// Restored is told how many callbacks each restore put back.
 	Restored func(n int)
 	// Checked is told about each check (metrics).
@@ -98,6 +101,11 @@ func (r *Restorer) Once(ctx context.Context) (ok bool, err error) {
 	more, err := r.restore(ctx, start.Add(-time.Second))
 	if err != nil {
 		return false, err
+	}
+	if r.AfterRestore != nil {
+		if err := r.AfterRestore(ctx); err != nil {
+			return false, err
+		}
 	}
 	if err := r.Hot.MarkHydrated(ctx, ids); err != nil {
 		return false, err

@@ -26,10 +26,12 @@ const (
 	ReadCallin        Action = "read-callin"        // GET /ges/v1/callin/groups...
 	ManageCallin      Action = "manage-callin"      // PUT/DELETE /ges/v1/callin/groups/{name}
 	ReadSessions      Action = "read-sessions"      // GET /ges/v1/callbacks/{id}/session
+	ReadPauses        Action = "read-pauses"        // GET /ges/v1/services/paused
+	ManagePauses      Action = "manage-pauses"      // PUT/DELETE /ges/v1/services/{service}/pause
 )
 
 // Every action, for a token that may do anything.
-var Every = []Action{PublishTables, ReadTables, ManageCredentials, ReadCallin, ManageCallin, ReadSessions}
+var Every = []Action{PublishTables, ReadTables, ManageCredentials, ReadCallin, ManageCallin, ReadSessions, ReadPauses, ManagePauses}
 
 // Principal is who a request acts as.
 type Principal struct {

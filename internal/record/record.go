@@ -32,6 +32,7 @@ type rec struct {
 	Position  int               `json:"p,omitempty"`
 	EWT       int               `json:"e,omitempty"`
 	SlotStart int64             `json:"sl,omitempty"`
+	QueueFrom int64             `json:"qf,omitempty"`
 	Entry     string            `json:"en,omitempty"`
 	Props     map[string]string `json:"k,omitempty"`
 }
@@ -60,6 +61,7 @@ func Encode(cb *callback.Callback) []byte {
 		Created: ms(cb.Created), Updated: ms(cb.Updated), Expires: ms(cb.Expires),
 		Attempt: cb.Attempt, Submitted: ms(cb.Submitted), Session: cb.Session, Reported: ms(cb.Reported),
 		Position: cb.Position, EWT: cb.EWT + 1, SlotStart: cb.SlotStart, Entry: cb.Entry, Props: cb.Props,
+		QueueFrom: ms(cb.QueueFrom),
 	}
 	if len(r.Props) == 0 {
 		r.Props = nil
@@ -80,6 +82,7 @@ func Decode(tenant, id string, h, u []byte, rev int64) (*callback.Callback, erro
 		Created: fromMS(r.Created), Updated: fromMS(r.Updated), Expires: fromMS(r.Expires),
 		Attempt: r.Attempt, Submitted: fromMS(r.Submitted), Session: r.Session, Reported: fromMS(r.Reported),
 		Position: r.Position, EWT: r.EWT - 1, SlotStart: r.SlotStart, Entry: r.Entry, Props: r.Props, Rev: rev,
+		QueueFrom: fromMS(r.QueueFrom),
 	}
 	if cb.Props == nil {
 		cb.Props = map[string]string{}

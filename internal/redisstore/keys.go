@@ -7,6 +7,8 @@ package redisstore
 import (
 	"strconv"
 	"time"
+
+	"github.com/gesgo/ges/internal/callback"
 )
 
 func prefix(tenant string) string { return "ges:{" + tenant + "}:" }
@@ -38,6 +40,26 @@ func activeKey(tenant string) string { return prefix(tenant) + "act" }
 
 func activeField(service, phone string) string { return strconv.Quote(service) + phone }
 
+// queueField counts, in the same hash, the callbacks of a service in its
+// queue (callback.InQueue). Its leading letter keeps it apart from every
+// activeField, which starts with a quote.
+func queueField(service string) string { return "q" + strconv.Quote(service) }
+
+// queueArg is the queue field of cb as scripts take it: ” when cb is not
+// in its service's queue.
+func queueArg(cb *callback.Callback) string {
+	if !callback.InQueue(cb) {
+		return ""
+	}
+	return queueField(cb.Service)
+}
+
+// dailyKey counts the creates for one number in one service on one day of
+// the service's calendar (yyyymmdd); it expires when the day ends.
+func dailyKey(tenant, service, phone, day string) string {
+	return prefix(tenant) + "day:" + strconv.Quote(service) + ":" + day + ":" + phone
+}
+
 // slotKey counts the places taken in one capacity slot of a service
 // (start in unix ms). It expires a day after the slot ends.
 func slotKey(tenant, service string, startMS int64) string {
@@ -53,6 +75,16 @@ func rateKey(tenant, service string, n int, window time.Duration, index int64) s
 	return prefix(tenant) + "rate" + strconv.Itoa(n) + ":" + strconv.Quote(service) + ":" +
 		strconv.FormatInt(int64(window/time.Second), 10) + ":" + strconv.FormatInt(index, 10)
 }
+
+// pausedKey is the set of a tenant's paused services (a copy of Postgres'
+// paused_services, which a restore puts back).
+func pausedKey(tenant string) string { return prefix(tenant) + "paused" }
+
+// heldKey holds the due callbacks of paused services: id -> the due time
+// (ms) they go back to when their service resumes; heldServiceKey names
+// each one's service (id -> service).
+func heldKey(tenant string) string        { return prefix(tenant) + "held" }
+func heldServiceKey(tenant string) string { return prefix(tenant) + "heldsvc" }
 
 // Global keys (no hash tag: each is used alone).
 const (

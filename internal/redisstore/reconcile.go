@@ -60,16 +60,17 @@ func (s *Store) EnsureTimers(ctx context.Context, tenant string, ids []string, d
 	}
 	pipe := s.rdb.Pipeline()
 	sets := []*redis.FloatSliceCmd{pipe.ZMScore(ctx, dueKey(tenant), ids...),
-		pipe.ZMScore(ctx, leaseKey(tenant), ids...), pipe.ZMScore(ctx, pendKey(tenant), ids...)}
+		pipe.ZMScore(ctx, leaseKey(tenant), ids...), pipe.ZMScore(ctx, pendKey(tenant), ids...),
+		pipe.ZMScore(ctx, heldKey(tenant), ids...)}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}
-	keys := []string{dueKey(tenant), leaseKey(tenant), pendKey(tenant)}
+	keys := []string{dueKey(tenant), leaseKey(tenant), pendKey(tenant), heldKey(tenant)}
 	var args []any
 	var earliest time.Time
 	for i, id := range ids {
-		if sets[0].Val()[i] != 0 || sets[1].Val()[i] != 0 || sets[2].Val()[i] != 0 {
-			continue // a timer, or an admission still pending
+		if sets[0].Val()[i] != 0 || sets[1].Val()[i] != 0 || sets[2].Val()[i] != 0 || sets[3].Val()[i] != 0 {
+			continue // a timer, an admission still pending, or held by a pause
 		}
 		keys = append(keys, recordKey(tenant, id))
 		args = append(args, id, score(dues[i]))

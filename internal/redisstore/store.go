@@ -38,6 +38,8 @@ var (
 	timersScript      = script("timers")
 	forgetScript      = script("forget")
 	revsScript        = script("revs")
+	holdScript        = script("hold")
+	resumeScript      = script("resume")
 )
 
 // FinalKeep is how long Redis keeps a completed record; after that reads
@@ -107,6 +109,12 @@ func (s *Store) admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 			args = append(args, 0, 0)
 		}
 	}
+	dayEnd := int64(0)
+	if a.Daily.Limit > 0 {
+		dayEnd = a.Daily.Ends.UnixMilli()
+	}
+	keys = append(keys, dailyKey(cb.Tenant, cb.Service, cb.Phone, a.Daily.Day))
+	args = append(args, queueArg(cb), a.MaxQueued, a.Daily.Limit, dayEnd)
 	var run *redis.Cmd
 	_, err := luascript.Exec(ctx, s.rdb, []*redis.Script{admitScript}, func(pipe redis.Pipeliner) {
 		run = admitScript.EvalSha(ctx, pipe, keys, args...)
@@ -133,6 +141,13 @@ func (s *Store) admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_TTL_LIMIT_REACHED", RetryAfter: windows[i].Sub(now),
 			// The GMS text, which GMS clients and test suites match on.
 			Msg: fmt.Sprintf("Limit of queued callbacks for %s is reached for interval %ds.", cb.Service, int(t.Window.Seconds()))}
+	case "QUEUED":
+		// The GMS text, which GMS clients and test suites match on.
+		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_ENQUEUE_LIMIT_REACHED",
+			Msg: fmt.Sprintf("Limit of queued callbacks for %s is reached.", cb.Service)}
+	case "DAILY":
+		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_ENQUEUE_LIMIT_REACHED", RetryAfter: a.Daily.Ends.Sub(now),
+			Msg: fmt.Sprintf("Callback for _customer_number=%s rejected because previous callbacks for this parameter were requested for more than %d times today.", cb.Phone, a.Daily.Limit)}
 	case "FULL":
 		return &callback.Error{Kind: callback.KindNoCapacity, Msg: "No capacity at the desired time"}
 	case "EXISTS":
@@ -180,7 +195,24 @@ func unavailable(err error) error {
 
 // Get reads the live record.
 func (s *Store) Get(ctx context.Context, tenant, id string) (*callback.Callback, error) {
-	v, err := s.rdb.Get(ctx, recordKey(tenant, id)).Result()
+	return s.get(ctx, tenant, id, false)
+}
+
+// Show reads the live record as it is shown: with whether a paused
+// service holds it back (Callback.Held), asked in the same round trip.
+func (s *Store) Show(ctx context.Context, tenant, id string) (*callback.Callback, error) {
+	return s.get(ctx, tenant, id, true)
+}
+
+func (s *Store) get(ctx context.Context, tenant, id string, show bool) (*callback.Callback, error) {
+	var held *redis.FloatCmd
+	pipe := s.rdb.Pipeline()
+	get := pipe.Get(ctx, recordKey(tenant, id))
+	if show {
+		held = pipe.ZScore(ctx, heldKey(tenant), id)
+	}
+	_, _ = pipe.Exec(ctx)
+	v, err := get.Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, callback.ErrNotFound
 	}
@@ -190,7 +222,11 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*callback.Callback,
 	if _, ok := record.Rev(v); !ok {
 		return nil, callback.ErrNotFound // the tombstone of a refused create
 	}
-	return record.Parse(tenant, id, v)
+	cb, err := record.Parse(tenant, id, v)
+	if err == nil && held != nil {
+		cb.Held = held.Err() == nil
+	}
+	return cb, err
 }
 
 // GetMany reads several records of a tenant in one round trip; missing ones
@@ -248,7 +284,8 @@ func (s *Store) commit(ctx context.Context, prev, next *callback.Callback, dueAr
 			slotKey(prev.Tenant, prev.Service, prev.SlotStart), slotKey(next.Tenant, next.Service, next.SlotStart)},
 		next.ID, prev.Rev, s.value(next), dueArg, flag(next.State.Final()), int(FinalKeep.Seconds()),
 		activeField(prev.Service, prev.Phone), activeField(next.Service, next.Phone),
-		release, capArg, next.SlotStart+slotKeyTTL.Milliseconds(), flag(prev.State.Final())).Text()
+		release, capArg, next.SlotStart+slotKeyTTL.Milliseconds(), flag(prev.State.Final()),
+		queueArg(prev), queueArg(next)).Text()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -278,16 +315,16 @@ func (s *Store) CommitRecords(ctx context.Context, tenant string, cs []callback.
 	if len(cs) == 0 {
 		return errs, found, nil
 	}
-	keys := make([]string, 1, 1+len(cs))
-	keys[0] = dueKey(tenant)
-	args := make([]any, 0, 4*len(cs))
+	keys := make([]string, 2, 2+len(cs))
+	keys[0], keys[1] = dueKey(tenant), activeKey(tenant)
+	args := make([]any, 0, 5*len(cs))
 	var earliest time.Time
 	for _, c := range cs {
 		keys = append(keys, recordKey(tenant, c.Next.ID))
 		if !c.Keep && !c.Due.IsZero() && (earliest.IsZero() || c.Due.Before(earliest)) {
 			earliest = c.Due
 		}
-		args = append(args, c.Next.ID, c.Prev.Rev, s.value(c.Next), timerArg(c.Due, c.Keep))
+		args = append(args, c.Next.ID, c.Prev.Rev, s.value(c.Next), timerArg(c.Due, c.Keep), queueMove(c.Prev, c.Next))
 	}
 	res, err := commitRecords.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
@@ -314,6 +351,21 @@ func (s *Store) CommitRecords(ctx context.Context, tenant string, cs []callback.
 		return errs, found, nil
 	}
 	return errs, found, s.Announce(ctx, tenant, earliest)
+}
+
+// queueMove is how a change of cb moves its service's queue count, as
+// commit_records.lua takes it: ” none, '+' or '-' then the queue field.
+func queueMove(prev, next *callback.Callback) string {
+	was, is := callback.InQueue(prev), callback.InQueue(next)
+	switch {
+	case was == is && (!is || prev.Service == next.Service):
+		return ""
+	case is && !was:
+		return "+" + queueField(next.Service)
+	case was && !is:
+		return "-" + queueField(prev.Service)
+	}
+	return "" // a move between services is never Simple
 }
 
 func flag(b bool) string {
@@ -351,7 +403,7 @@ func (s *Store) Forget(ctx context.Context, cb *callback.Callback) error {
 	return forgetScript.Run(ctx, s.rdb,
 		[]string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), leaseKey(cb.Tenant), activeKey(cb.Tenant),
 			slotKey(cb.Tenant, cb.Service, cb.SlotStart), pendKey(cb.Tenant)},
-		cb.ID, activeField(cb.Service, cb.Phone), flag(cb.SlotStart > 0), int(TombstoneKeep.Seconds())).Err()
+		cb.ID, activeField(cb.Service, cb.Phone), flag(cb.SlotStart > 0), int(TombstoneKeep.Seconds()), queueArg(cb)).Err()
 }
 
 // Restore puts a record read from Postgres back, unless Redis has one.
@@ -375,6 +427,6 @@ func (s *Store) restoreArgs(cb *callback.Callback, due, now time.Time) ([]string
 	active := !cb.State.Final()
 	keys := []string{recordKey(cb.Tenant, cb.ID), dueKey(cb.Tenant), activeKey(cb.Tenant), slotKey(cb.Tenant, cb.Service, cb.SlotStart)}
 	args := []any{cb.ID, s.value(cb), dueArg, flag(active), activeField(cb.Service, cb.Phone),
-		flag(active && cb.SlotStart > 0 && now.Before(cb.Desired)), cb.SlotStart + slotKeyTTL.Milliseconds()}
+		flag(active && cb.SlotStart > 0 && now.Before(cb.Desired)), cb.SlotStart + slotKeyTTL.Milliseconds(), queueArg(cb)}
 	return keys, args
 }

@@ -222,7 +222,13 @@ func (e *env) card(set string) int64 {
 // has no field for the number.
 func (e *env) active(service, phone string) int {
 	e.t.Helper()
-	v, err := e.rdb.HGet(e.ctx, e.key(e.tenant, "act"), strconv.Quote(service)+phone).Result()
+	return e.count(strconv.Quote(service) + phone)
+}
+
+// count is a field of the tenant's count hash, -1 when absent.
+func (e *env) count(field string) int {
+	e.t.Helper()
+	v, err := e.rdb.HGet(e.ctx, e.key(e.tenant, "act"), field).Result()
 	if errors.Is(err, redis.Nil) {
 		return -1
 	}
@@ -321,6 +327,8 @@ func TestStore(t *testing.T) {
 		{"CommitMovesCapacity", testCommitCapacity},
 		{"CommitUndo", testCommitUndo},
 		{"CommitMovesActiveCount", testCommitPhone},
+		{"QueueCountFollowsEveryPath", testQueueCount},
+		{"AdmitDailyPerNumber", testAdmitDaily},
 		{"Restore", testRestore},
 		{"RestoreMany", testRestoreMany},
 		{"RestoreManyAfterScriptFlush", testRestoreManyNoScript},
@@ -1455,4 +1463,99 @@ func testTimersComeBack(e *env) {
 	eq(e.t, "fixed id", fixed[0], lost.ID)
 	eq(e.t, "timer given back", e.score("due", lost.ID), due.UnixMilli())
 	eq(e.t, "timer of the other kept", e.score("due", kept.ID), due.Add(time.Hour).UnixMilli())
+}
+
+// queued is the service's queue count (callback.InQueue), -1 when the
+// hash has no field for it.
+func (e *env) queued() int {
+	e.t.Helper()
+	return e.count("q" + strconv.Quote(svc))
+}
+
+// The queue count is moved by every script that changes what is in the
+// queue: admission (immediate only) and its undo, a hand-off in a batch, a
+// completion, and a restore.
+func testQueueCount(e *env) {
+	now := e.clk.Now()
+	imm := e.newCB("+900", 0)
+	if err := e.store.Admit(e.ctx, imm, callback.Admission{MaxQueued: 1}); err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "after an immediate admission", e.queued(), 1)
+	kindOf(e.t, e.store.Admit(e.ctx, e.newCB("+901", 0), callback.Admission{MaxQueued: 1}), callback.KindThrottled)
+	sched := e.newCB("+902", e.slotStart(2))
+	if err := e.store.Admit(e.ctx, sched, callback.Admission{MaxQueued: 1, SlotTotal: 5}); err != nil {
+		e.t.Fatalf("a scheduled booking is not in the queue: %v", err)
+	}
+	eq(e.t, "a scheduled booking", e.queued(), 1)
+	if err := e.store.Forget(e.ctx, imm); err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "after the undo of the immediate one", e.queued(), -1)
+	if err := e.store.Activate(e.ctx, sched, sched.Desired); err != nil {
+		fatal(e.t, err)
+	}
+	handed := change(sched, func(n *callback.Callback) { n.State = callback.Queued })
+	if errs, _, err := e.store.CommitRecords(e.ctx, e.tenant, []callback.Commit{{Prev: sched, Next: handed, Due: now.Add(time.Hour)}}); err != nil || errs[0] != nil {
+		e.t.Fatalf("hand-off: %v %v", err, errs)
+	}
+	eq(e.t, "after the hand-off", e.queued(), 1)
+	back := change(handed, func(n *callback.Callback) { n.State = callback.Scheduled })
+	if errs, _, err := e.store.CommitRecords(e.ctx, e.tenant, []callback.Commit{{Prev: handed, Next: back, Due: now.Add(time.Hour)}}); err != nil || errs[0] != nil {
+		e.t.Fatalf("rescheduled by ORS: %v %v", err, errs)
+	}
+	eq(e.t, "back in the calendar", e.queued(), -1)
+	again := change(back, func(n *callback.Callback) { n.State = callback.Routing })
+	if err := e.store.Commit(e.ctx, back, again, time.Time{}, callback.SlotMove{}); err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "routing", e.queued(), 1)
+	done := change(again, func(n *callback.Callback) { n.State, n.Reason = callback.Completed, "AGENT_CONNECTED" })
+	if err := e.store.Commit(e.ctx, again, done, time.Time{}, callback.SlotMove{Release: true}); err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "completed", e.queued(), -1)
+	// A restore counts what it puts back.
+	live := e.newCB("+903", 0)
+	live.State = callback.Queued
+	if put, err := e.store.Restore(e.ctx, live, time.Time{}); err != nil || !put {
+		e.t.Fatalf("restore: %v %v", put, err)
+	}
+	many := []*callback.Callback{e.newCB("+904", 0), e.newCB("+905", e.slotStart(3))}
+	if _, err := e.store.RestoreMany(e.ctx, many, []time.Time{now, many[1].Desired}); err != nil {
+		fatal(e.t, err)
+	}
+	eq(e.t, "after the restores", e.queued(), 2)
+}
+
+// The creates of a number in a service per day: refused past the limit,
+// whatever became of the earlier ones, counted apart per number and day.
+func testAdmitDaily(e *env) {
+	ends := e.clk.Now().Add(time.Hour)
+	day := callback.DailyLimit{Limit: 2, Day: "20300101", Ends: ends}
+	for i := range 2 {
+		if err := e.store.Admit(e.ctx, e.newCB("+910", 0), callback.Admission{Daily: day}); err != nil {
+			e.t.Fatalf("create %d: %v", i+1, err)
+		}
+	}
+	err := e.store.Admit(e.ctx, e.newCB("+910", 0), callback.Admission{Daily: day})
+	kindOf(e.t, err, callback.KindThrottled)
+	if !strings.Contains(err.Error(), "_customer_number=+910") || !strings.Contains(err.Error(), "more than 2 times today") {
+		e.t.Fatalf("text: %v", err)
+	}
+	if err := e.store.Admit(e.ctx, e.newCB("+911", 0), callback.Admission{Daily: day}); err != nil {
+		e.t.Fatalf("another number: %v", err)
+	}
+	next := callback.DailyLimit{Limit: 2, Day: "20300102", Ends: ends.Add(24 * time.Hour)}
+	if err := e.store.Admit(e.ctx, e.newCB("+910", 0), callback.Admission{Daily: next}); err != nil {
+		e.t.Fatalf("the next day: %v", err)
+	}
+	// A refusal of the day gives back the queue place it took first.
+	before := e.queued()
+	kindOf(e.t, e.store.Admit(e.ctx, e.newCB("+910", 0), callback.Admission{Daily: day, MaxQueued: 100}), callback.KindThrottled)
+	eq(e.t, "queue count after a refusal of the day", e.queued(), before)
+	ttl, err := e.rdb.PTTL(e.ctx, e.key(e.tenant, "day:"+strconv.Quote(svc)+":20300101:+910")).Result()
+	if err != nil || ttl <= 0 || ttl > time.Hour+time.Minute {
+		e.t.Fatalf("the day's counter expires with the day: %v %v", ttl, err)
+	}
 }

@@ -87,6 +87,7 @@ func (p *Publisher) Publish(ctx context.Context, tenant, name string, rows []Row
 		return nil, err
 	}
 	p.registry.Put(tenant, t)
+	slog.Debug("data table installed", "tenant", tenant, "table", name, "version", version, "services", len(t.Names()), "from", "publish")
 	p.notify()
 	if err := p.announcer.PublishSettings(ctx, tenant); err != nil {
 		slog.Warn("could not announce the new data table; other nodes pick it up on their next refresh", "err", err)
@@ -140,6 +141,7 @@ func (p *Publisher) install(st *Stored) {
 	}
 	if p.registry.Version(st.Tenant) != t.Version {
 		p.registry.Put(st.Tenant, t)
+		slog.Debug("data table installed", "tenant", st.Tenant, "table", st.Name, "version", t.Version, "services", len(t.Names()), "from", "store")
 		p.notify()
 	}
 }

@@ -63,17 +63,30 @@ const (
 
 // Service holds the settings of one callback service (one table row).
 type Service struct {
-	Name             string
-	CallDirection    string
-	TimeZone         string
-	Location         *time.Location
-	BusinessHours    string
-	SpecialDays      string
-	SlotMinutes      int
-	Capacity         int
-	OfferImmediate   bool
-	OfferScheduled   bool
-	MaxPerNumber     int
+	Name           string
+	CallDirection  string
+	TimeZone       string
+	Location       *time.Location
+	BusinessHours  string
+	SpecialDays    string
+	SlotMinutes    int
+	Capacity       int
+	OfferImmediate bool
+	OfferScheduled bool
+	MaxPerNumber   int
+	// MaxQueued bounds the callbacks of the service in its queue
+	// (GMS max_queued_callbacks_per_service; 0 = no limit).
+	MaxQueued int
+	// DailyPerNumber bounds the creates for one number per day
+	// (GMS _throttle_customer_number_limit; 0 = no limit).
+	DailyPerNumber int
+	// QueueAhead hands scheduled callbacks to ORS before their desired
+	// time by their queue's expected wait (URS) plus QueueBuffer, at most
+	// MaxQueueAhead before it and never before their slot starts (GMS
+	// _request_ewt_service / _request_execution_time_buffer).
+	QueueAhead       bool
+	QueueBuffer      time.Duration
+	MaxQueueAhead    time.Duration
 	HorizonDays      int
 	TTL              time.Duration
 	RoutePoint       string
@@ -106,8 +119,17 @@ const (
 	DefaultSlotMinutes  = 15
 	DefaultCapacity     = 100
 	DefaultMaxPerNumber = 2
-	DefaultHorizonDays  = 14
-	DefaultTTL          = 24 * time.Hour
+	// GMS' default of max_queued_callbacks_per_service.
+	DefaultMaxQueued = 1000
+	// The creates a number may make per day: the figure GMS documents
+	// for _throttle_customer_number_limit.
+	DefaultDailyPerNumber = 8
+	// The most ahead of its desired time a callback is queued: a queue
+	// whose estimate runs to hours says more about its statistics than
+	// about when an agent will be free.
+	DefaultMaxQueueAhead = time.Hour
+	DefaultHorizonDays   = 14
+	DefaultTTL           = 24 * time.Hour
 )
 
 // ValidationError names the row and column a publish was refused for.
@@ -217,6 +239,11 @@ func init() {
 	register(boolCol(func(s *Service) *bool { return &s.OfferImmediate }), "Offer Immediate Callback", "Immediate Callback Enabled")
 	register(boolCol(func(s *Service) *bool { return &s.OfferScheduled }), "Offer Scheduled Callback", "Scheduled Callback Enabled")
 	register(intCol(func(s *Service) *int { return &s.MaxPerNumber }, 0), "Max Callbacks Per Phone Number", "Max Callbacks Per Number")
+	register(intCol(func(s *Service) *int { return &s.MaxQueued }, 0), "Max Queued Callbacks Per Service", "Max Queued Callbacks")
+	register(intCol(func(s *Service) *int { return &s.DailyPerNumber }, 0), "Throttle Customer Number Limit", "Max Callbacks Per Number Per Day")
+	register(boolCol(func(s *Service) *bool { return &s.QueueAhead }), "Queue Ahead By EWT", "Queue Ahead")
+	register(zeroSecondsCol(func(s *Service) *time.Duration { return &s.QueueBuffer }), "Request Execution Time Buffer (seconds)", "Request Execution Time Buffer")
+	register(zeroSecondsCol(func(s *Service) *time.Duration { return &s.MaxQueueAhead }), "Max Queue Ahead (seconds)", "Max Queue Ahead")
 	register(intCol(func(s *Service) *int { return &s.HorizonDays }, 1), "Scheduling Horizon (days)", "Scheduling Horizon")
 	register(func(s *Service, v string) error {
 		n, err := strconv.Atoi(v)
@@ -239,6 +266,18 @@ func init() {
 	register(secondsCol(func(s *Service) *time.Duration { return &s.Throttles[0].Window }), "Throttle TTL 1 (seconds)", "Throttle Window 1 (seconds)")
 	register(intCol(func(s *Service) *int { return &s.Throttles[1].Limit }, 0), "Throttle Callbacks Per Service 2", "Throttle Limit 2")
 	register(secondsCol(func(s *Service) *time.Duration { return &s.Throttles[1].Window }), "Throttle TTL 2 (seconds)", "Throttle Window 2 (seconds)")
+}
+
+// zeroSecondsCol reads a number of seconds that may be 0.
+func zeroSecondsCol(dst func(*Service) *time.Duration) func(*Service, string) error {
+	return func(s *Service, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("must be a number of seconds, 0 or more (got %q)", v)
+		}
+		*dst(s) = time.Duration(n) * time.Second
+		return nil
+	}
 }
 
 func secondsCol(dst func(*Service) *time.Duration) func(*Service, string) error {
@@ -276,6 +315,7 @@ func newService(name string) *Service {
 		Name: name, CallDirection: UserTerminated, TimeZone: "UTC", Location: time.UTC,
 		SlotMinutes: DefaultSlotMinutes, Capacity: DefaultCapacity,
 		OfferImmediate: true, OfferScheduled: true, MaxPerNumber: DefaultMaxPerNumber,
+		MaxQueued: DefaultMaxQueued, DailyPerNumber: DefaultDailyPerNumber, MaxQueueAhead: DefaultMaxQueueAhead,
 		HorizonDays: DefaultHorizonDays, TTL: DefaultTTL, Columns: map[string]string{},
 		Throttles: [2]Throttle{{DefaultThrottle1, 5 * time.Minute}, {DefaultThrottle2, time.Hour}},
 	}

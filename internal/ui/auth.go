@@ -28,18 +28,34 @@ func (u *UI) oauthConfig(r *http.Request) *oauth2.Config {
 			TokenURL:  strings.TrimRight(u.d.AuthURL, "/") + "/auth/v3/oauth/token",
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
-		RedirectURL: baseURL(r) + "/ges/auth/callback",
+		// From configuration (UI_PUBLIC_URL), never from the request's
+		// Host or X-Forwarded-Host, which the client chooses.
+		RedirectURL: u.d.PublicURL + "/ges/auth/callback",
 	}
 }
 
-// loginNonce returns the browser's login cookie, setting a new one when
-// absent: it is the OAuth state and the DevOps form's anti-forgery token.
-func loginNonce(w http.ResponseWriter, r *http.Request) string {
-	if v := cookieValue(r, loginCookie); len(v) >= 32 {
+// loginNonce returns the browser's login token, setting a new one unless
+// it holds one GES issued with at least a minute left: the token the
+// OAuth state is derived from, and the DevOps form's anti-forgery token.
+// A value a client made up is never taken.
+func (u *UI) loginNonce(w http.ResponseWriter, r *http.Request) string {
+	now := u.d.Clock.Now()
+	v := cookieValue(r, loginCookie)
+	if exp, ok := u.login.expiry(v); ok && exp.Sub(now) > time.Minute {
 		return v
 	}
-	v := randomToken()
+	v = u.login.issue(now.Add(loginTTL))
 	setCookie(w, r, loginCookie, v, int(loginTTL.Seconds()))
+	return v
+}
+
+// loginTokenOf returns the request's login token when GES issued it and
+// it has not expired, "" otherwise.
+func (u *UI) loginTokenOf(r *http.Request) string {
+	v := cookieValue(r, loginCookie)
+	if !u.login.valid(v, u.d.Clock.Now()) {
+		return ""
+	}
 	return v
 }
 
@@ -52,8 +68,12 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	nonce := loginNonce(w, r)
-	if msg == "" && r.URL.Query().Get("expired") != "" {
+	nonce := u.loginNonce(w, r)
+	switch e := r.URL.Query().Get("expired"); {
+	case msg != "" || e == "":
+	case e == "lifetime":
+		msg = fmt.Sprintf("Your session reached its longest allowed length (%s). Sign in again.", u.d.SessionLifetime)
+	default:
 		msg = fmt.Sprintf("Your session ended after %s without activity. Sign in again.", u.d.SessionTimeout)
 	}
 	u.render(w, r, code, "login", nil, map[string]any{
@@ -67,8 +87,8 @@ func (u *UI) authStart(w http.ResponseWriter, r *http.Request) {
 		u.showLogin(w, r, http.StatusServiceUnavailable, "GWS Authentication is not configured.")
 		return
 	}
-	nonce := loginNonce(w, r)
-	http.Redirect(w, r, u.oauthConfig(r).AuthCodeURL(nonce), http.StatusFound)
+	nonce := u.loginNonce(w, r)
+	http.Redirect(w, r, u.oauthConfig(r).AuthCodeURL(u.login.state(nonce)), http.StatusFound)
 }
 
 func (u *UI) authCallback(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +97,8 @@ func (u *UI) authCallback(w http.ResponseWriter, r *http.Request) {
 		u.showLogin(w, r, http.StatusUnauthorized, "GWS Authentication refused the sign-in: "+e)
 		return
 	}
-	if !sameToken(q.Get("state"), cookieValue(r, loginCookie)) {
+	login := u.loginTokenOf(r)
+	if login == "" || !sameToken(q.Get("state"), u.login.state(login)) {
 		u.showLogin(w, r, http.StatusBadRequest, "The sign-in expired or did not start here. Try again.")
 		return
 	}
@@ -122,7 +143,7 @@ func (u *UI) authCallback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) devopsLogin(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) || !sameToken(r.PostFormValue("_login"), cookieValue(r, loginCookie)) {
+	if !sameOrigin(r) || !sameToken(r.PostFormValue("_login"), u.loginTokenOf(r)) {
 		u.showLogin(w, r, http.StatusForbidden, "The sign-in form expired. Try again.")
 		return
 	}

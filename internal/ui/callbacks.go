@@ -202,7 +202,7 @@ func stateText(cb *callback.Callback) string {
 	if cb.State.Final() && cb.Reason != "" {
 		return string(cb.State) + " (" + cb.Reason + ")"
 	}
-	return string(cb.State)
+	return string(cb.Shown())
 }
 
 // cells renders a callback's chosen columns as text.

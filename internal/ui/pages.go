@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/callin"
 	"github.com/gesgo/ges/internal/credentials"
+	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/settings"
 )
 
@@ -26,6 +28,11 @@ type queueView struct {
 	Watermark int   // QUEUED + ROUTING + PROCESSING (GMS watermark)
 	Svc       *settings.Service
 	Columns   []kv
+	// Paused: held back from ORS since PausedAt; Held counts the due
+	// callbacks waiting for the resume.
+	Paused   bool
+	PausedAt time.Time
+	Held     int
 }
 
 func (u *UI) queuesPage(w http.ResponseWriter, r *http.Request) {
@@ -39,10 +46,24 @@ func (u *UI) queuesPage(w http.ResponseWriter, r *http.Request) {
 		}
 		perState[i] = m
 	}
+	paused := map[string]pause.Paused{}
+	if u.d.Pauses != nil {
+		ps, err := u.d.Pauses.List(r.Context(), sess.Tenant)
+		if err != nil {
+			u.fail(w, r, http.StatusServiceUnavailable, "Callback storage is unavailable, try again.")
+			return
+		}
+		for _, p := range ps {
+			paused[p.Service] = p
+		}
+	}
 	var qs []queueView
 	for _, name := range u.services(r.Context(), sess) {
 		svc, _ := u.d.Settings.Service(sess.Tenant, name)
 		q := queueView{Name: name, Svc: svc}
+		if p, ok := paused[name]; ok {
+			q.Paused, q.PausedAt, q.Held = true, p.At, p.Held
+		}
 		for i, st := range states {
 			n := perState[i][name]
 			q.Counts = append(q.Counts, n)
@@ -58,7 +79,39 @@ func (u *UI) queuesPage(w http.ResponseWriter, r *http.Request) {
 		}
 		qs = append(qs, q)
 	}
-	u.render(w, r, http.StatusOK, "queues", sess, map[string]any{"Queues": qs, "States": states})
+	u.render(w, r, http.StatusOK, "queues", sess, map[string]any{"Queues": qs, "States": states, "CanPause": u.d.Pauses != nil})
+}
+
+// pauseService holds a service's due callbacks back from ORS until it is
+// resumed.
+func (u *UI) pauseService(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	name := chi.URLParam(r, "service")
+	if u.d.Pauses == nil || !slices.Contains(u.services(r.Context(), sess), name) {
+		u.fail(w, r, http.StatusNotFound, "No such service.")
+		return
+	}
+	if _, err := u.d.Pauses.Pause(r.Context(), sess.Tenant, name, sess.User); err != nil {
+		u.flash(w, r, "error", "Service not paused: "+err.Error(), "/ges/queues")
+		return
+	}
+	u.flash(w, r, "ok", "Service "+name+" paused: its due callbacks wait until it is resumed.", "/ges/queues")
+}
+
+// resumeService hands the held callbacks of a service off in due order.
+func (u *UI) resumeService(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	name := chi.URLParam(r, "service")
+	if u.d.Pauses == nil || !slices.Contains(u.services(r.Context(), sess), name) {
+		u.fail(w, r, http.StatusNotFound, "No such service.")
+		return
+	}
+	n, err := u.d.Pauses.Resume(r.Context(), sess.Tenant, name)
+	if err != nil {
+		u.flash(w, r, "error", "Service not resumed: "+err.Error(), "/ges/queues")
+		return
+	}
+	u.flash(w, r, "ok", fmt.Sprintf("Service %s resumed: %d waiting callbacks handed off in due order.", name, n), "/ges/queues")
 }
 
 // Click-To-Call-In

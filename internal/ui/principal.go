@@ -16,6 +16,8 @@ var adminRights = map[principal.Action]Right{
 	principal.ReadCallin:        ViewCallin,
 	principal.ManageCallin:      ChangeCallin,
 	principal.ReadSessions:      UseDeveloper,
+	principal.ReadPauses:        ViewQueues,
+	principal.ManagePauses:      ChangeCallbacks,
 }
 
 // Session authenticates a request to an admin API by its Callback UI

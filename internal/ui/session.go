@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -62,11 +63,12 @@ type SessionStore interface {
 }
 
 // sessions keeps sessions, shared by every node, with a sliding idle
-// timeout.
+// timeout and an absolute lifetime from the sign-in.
 type sessions struct {
-	store   SessionStore
-	clock   clock.Clock
-	timeout time.Duration
+	store    SessionStore
+	clock    clock.Clock
+	timeout  time.Duration
+	lifetime time.Duration // 0: no absolute end
 }
 
 func randomToken() string {
@@ -76,6 +78,10 @@ func randomToken() string {
 }
 
 var errNoSession = errors.New("no session")
+
+// errSessionOver is a session that reached its absolute lifetime; it is
+// also errNoSession.
+var errSessionOver = fmt.Errorf("%w: the session reached its lifetime", errNoSession)
 
 // create stores a new session and returns it with its id.
 func (s *sessions) create(ctx context.Context, sess *Session) error {
@@ -90,7 +96,17 @@ func (s *sessions) save(ctx context.Context, sess *Session) error {
 	if err != nil {
 		return err
 	}
-	return s.store.Save(ctx, sess.id, b, s.timeout)
+	return s.store.Save(ctx, sess.id, b, s.ttl(sess))
+}
+
+// ttl is the expiry a session's record gets when saved: the idle timeout,
+// never past the end of its lifetime.
+func (s *sessions) ttl(sess *Session) time.Duration {
+	d := s.timeout
+	if s.lifetime > 0 {
+		d = min(d, max(sess.Created.Add(s.lifetime).Sub(s.clock.Now()), time.Second))
+	}
+	return d
 }
 
 // load returns the session of id; touch restarts its idle timeout.
@@ -114,6 +130,12 @@ func (s *sessions) load(ctx context.Context, id string, touch bool) (*Session, e
 		return nil, errNoSession
 	}
 	sess.id = id
+	// However active, a session ends its lifetime after the sign-in (the
+	// idle touch above may have kept its record a little longer).
+	if s.lifetime > 0 && !s.clock.Now().Before(sess.Created.Add(s.lifetime)) {
+		_ = s.store.Delete(ctx, id)
+		return nil, errSessionOver
+	}
 	return &sess, nil
 }
 
@@ -134,19 +156,6 @@ func (s *sessions) delete(ctx context.Context, id string) error {
 // through a proxy that terminates it.
 func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
-
-// baseURL is how the browser reaches this GES (for the OAuth redirect).
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if secure(r) {
-		scheme = "https"
-	}
-	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-		host = strings.TrimSpace(strings.Split(h, ",")[0])
-	}
-	return scheme + "://" + host
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {

@@ -24,6 +24,7 @@ import (
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/credentials"
 	"github.com/gesgo/ges/internal/gws"
+	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/settings"
 	"github.com/gesgo/ges/web"
 )
@@ -65,20 +66,31 @@ type Deps struct {
 	Refetch func(ctx context.Context, tenant string) error
 	// Callin is nil when Click-To-Call-In is not available.
 	Callin *callin.Service
+	// Pauses pauses and resumes services (nil: the Queues page offers no
+	// pause).
+	Pauses *pause.Service
 
 	// GWS Auth: AuthURL is used by GES, PublicAuthURL by browsers.
 	AuthURL, PublicAuthURL, ConfURL string
 	ClientID, ClientSecret          string
 	DevOpsUsername, DevOpsPassword  string
 	DevOpsGroups                    []string
-	// SessionTimeout is the idle timeout (default 20 minutes).
-	SessionTimeout time.Duration
+	// SessionTimeout is the idle timeout (default 20 minutes);
+	// SessionLifetime ends a session that long after its sign-in (0: never).
+	SessionTimeout, SessionLifetime time.Duration
+	// PublicURL is how browsers reach GES (scheme, host, optional prefix):
+	// the OAuth redirect URI is built from it.
+	PublicURL string
+	// LoginSecret is the deployment's secret the sign-in tokens are signed
+	// with (derived; nil: a key of this process only).
+	LoginSecret []byte
 }
 
 // UI is the mounted Callback UI.
 type UI struct {
 	d        Deps
 	sessions *sessions
+	login    loginKeys
 	pages    map[string]*template.Template
 	gwsUser  *userDirectory
 	Errors   *ErrorLog
@@ -93,7 +105,9 @@ func New(d Deps) *UI {
 	if d.Clock == nil {
 		d.Clock = clock.System{}
 	}
-	u := &UI{d: d, sessions: &sessions{store: d.Sessions, clock: d.Clock, timeout: d.SessionTimeout}, pages: map[string]*template.Template{}}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
+	u := &UI{d: d, sessions: &sessions{store: d.Sessions, clock: d.Clock, timeout: d.SessionTimeout, lifetime: d.SessionLifetime},
+		login: newLoginKeys(d.LoginSecret), pages: map[string]*template.Template{}}
 	u.gwsUser = newUserDirectory(d.AuthURL, d.ConfURL, d.ClientID, d.ClientSecret)
 	if d.APIErrors != nil {
 		u.Errors = &ErrorLog{store: d.APIErrors, clock: d.Clock, queue: make(chan APIError, 1024)}
@@ -136,6 +150,8 @@ func (u *UI) Mount(r chi.Router) {
 			r.Post("/ges/callbacks/{id}/cancel", u.need(ChangeCallbacks, u.cancelCallback))
 			r.Post("/ges/callbacks/{id}/reschedule", u.need(ChangeCallbacks, u.rescheduleCallback))
 			r.Get("/ges/queues", u.need(ViewQueues, u.queuesPage))
+			r.Post("/ges/queues/{service}/pause", u.need(ChangeCallbacks, u.pauseService))
+			r.Post("/ges/queues/{service}/resume", u.need(ChangeCallbacks, u.resumeService))
 			r.Get("/ges/callin", u.need(ViewCallin, u.callinPage))
 			r.Post("/ges/callin", u.need(ChangeCallin, u.putCallinGroup))
 			r.Get("/ges/callin/{group}", u.need(ViewCallin, u.callinGroupPage))
@@ -203,7 +219,10 @@ func (u *UI) authenticated(next http.Handler) http.Handler {
 				return
 			}
 			target := "/ges/login"
-			if id != "" {
+			if errors.Is(err, errSessionOver) {
+				target += "?expired=lifetime"
+				setCookie(w, r, sessionCookie, "", -1)
+			} else if id != "" {
 				target += "?expired=1"
 				setCookie(w, r, sessionCookie, "", -1)
 			}

@@ -169,6 +169,15 @@ func TestCallbackUI(t *testing.T) {
 
 		b.open("/ges/queues")
 		wantContains(t, "queues", b.text("#queue-Callback_Sales"), "Callback_Sales")
+		wantContains(t, "running service", b.text("#queue-Callback_Sales td.pause"), "Running")
+		// Pause and resume a service from the Queues page.
+		b.submit(`#queue-Callback_Sales form[action$="/pause"] button`)
+		wantContains(t, "pause message", b.text("#flash"), "paused")
+		wantContains(t, "paused service", b.text("#queue-Callback_Sales td.pause"), "Paused")
+		b.screenshot("queues-paused")
+		b.submit(`#queue-Callback_Sales form[action$="/resume"] button`)
+		wantContains(t, "resume message", b.text("#flash"), "resumed")
+		wantContains(t, "resumed service", b.text("#queue-Callback_Sales td.pause"), "Running")
 		b.screenshot("queues")
 		b.open("/ges/callin")
 		b.do(chromedp.WaitVisible(chromedp.CSS("#callin-groups")))

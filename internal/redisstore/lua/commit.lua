@@ -7,7 +7,8 @@
 -- ARGV: 1 id, 2 expected rev, 3 value, 4 due score ('' = none, '-' = leave it), 5 next final ('1'),
 --       6 seconds to keep a final record, 7 old active field, 8 new active field,
 --       9 release old slot ('1'), 10 new slot capacity (-1 = take none, -2 = take without check),
---       11 new slot key expiry (unix ms), 12 prev final ('1')
+--       11 new slot key expiry (unix ms), 12 prev final ('1'),
+--       13 old queue field, 14 new queue field ('' = not in the queue)
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 'MISSING' end
 local rev = string.match(cur, '^(%d+):')
@@ -38,5 +39,9 @@ end
 if not (wasActive and isActive and ARGV[7] == ARGV[8]) then
   if wasActive and redis.call('HINCRBY', KEYS[3], ARGV[7], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[7]) end
   if isActive then redis.call('HINCRBY', KEYS[3], ARGV[8], 1) end
+end
+if ARGV[13] ~= ARGV[14] then
+  if ARGV[13] ~= '' and redis.call('HINCRBY', KEYS[3], ARGV[13], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[13]) end
+  if ARGV[14] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[14], 1) end
 end
 return 'OK'
