@@ -20,6 +20,8 @@ require (
 	google.golang.org/api v0.231.0
 )
 
+require github.com/nyaruka/phonenumbers v1.8.1
+
 require (
 	cel.dev/expr v0.23.1 // indirect
 	cloud.google.com/go v0.121.0 // indirect

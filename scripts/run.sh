@@ -32,6 +32,7 @@ INTERNAL_PORT=${RUN_INTERNAL_PORT:-3050}
 EXTERNAL_PORT=${RUN_EXTERNAL_PORT:-2050}
 LOG_LEVEL=${RUN_LOG_LEVEL:-INFO}
 FIXTURE=${RUN_FIXTURE:-$ROOT/deploy/gessim/demo-fixture.json}
+CALLIN_GROUP=Demo_CallIn
 DB_NAME=ges
 
 log() { printf '==> %s\n' "$*"; }
@@ -124,6 +125,18 @@ http_ok() {
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$2" "$1" >&3
     IFS= read -r -t 2 line <&3 || exit 1
+    [[ $line == HTTP/1.?' 200'* ]]
+  ) 2>/dev/null
+}
+
+# http_put PORT PATH TOKEN CCID BODY: PUT a JSON body with a bearer token
+# and a contact center; succeeds when GES answers 200 (bash only, as http_ok).
+http_put() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'PUT %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nAuthorization: Bearer %s\r\nContactCenterId: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+      "$2" "$1" "$3" "$4" "${#5}" "$5" >&3
+    IFS= read -r -t 5 line <&3 || exit 1
     [[ $line == HTTP/1.?' 200'* ]]
   ) 2>/dev/null
 }
@@ -225,6 +238,11 @@ QUEUED -> ROUTING -> PROCESSING -> COMPLETED, about 2 s per step):
   ID=\$(curl -s -X POST $ext/engagement/v3/callbacks/create -H 'x-api-key: $key' -H 'Content-Type: application/json' -d '{"serviceName":"Callback_Sales","phoneNumber":"+14155550123"}' | sed -nE 's/.*"id" *: *"([^"]+)".*/\\1/p'); echo "\$ID"
   curl -s -X POST $ext/engagement/v3/callbacks/retrieve -H 'x-api-key: $key' -H 'Content-Type: application/json' -d "{\\"id\\":\\"\$ID\\"}"
 
+Ask for a number to call in on (Click-To-Call-In group $CALLIN_GROUP, a number and
+an access code held for 5 minutes):
+
+  curl -s -X POST $ext/engagement/v3/call-in/requests/create -H 'x-api-key: $key' -H 'Content-Type: application/json' -d '{"groupName":"$CALLIN_GROUP","fromPhoneNumber":"+14155550123"}'
+
 TXT
 }
 
@@ -293,9 +311,11 @@ cmd_start() {
   # The admin APIs under /ges/v1 need a principal: the demo's Designer
   # (gessim publish) presents this run's service token.
   DESIGNER_API_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  # and the demo's own set-up (its Click-To-Call-In group) this admin one.
+  ADMIN_API_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   log "starting ges (internal :$INTERNAL_PORT, external :$EXTERNAL_PORT)"
   start_bg ges env -i PATH="$PATH" HOME="${HOME:-/}" \
-    DESIGNER_API_TOKEN="$DESIGNER_API_TOKEN" \
+    DESIGNER_API_TOKEN="$DESIGNER_API_TOKEN" ADMIN_API_TOKEN="$ADMIN_API_TOKEN" \
     LOG_LEVEL="$LOG_LEVEL" \
     INTERNAL_PORT="$INTERNAL_PORT" EXTERNAL_PORT="$EXTERNAL_PORT" \
     INTERNAL_URL="http://127.0.0.1:$INTERNAL_PORT" \
@@ -318,6 +338,10 @@ cmd_start() {
     tail -n 40 "$LOGS/publish.log" >&2 || true
     die "gessim publish failed (log: $LOGS/publish.log)"
   fi
+  log "configuring the Click-To-Call-In group $CALLIN_GROUP"
+  http_put "$INTERNAL_PORT" "/ges/v1/callin/groups/$CALLIN_GROUP" "$ADMIN_API_TOKEN" "$(fixture_value ccid)" \
+    '{"numbers":["+18005550100","+18005550101","+18005550102"],"expirySeconds":300,"accessCodes":true,"codeLength":4}' ||
+    die "could not configure the Click-To-Call-In group (log: $LOGS/ges.log)"
 
   banner
   tail -n 0 -F "$LOGS/ges.log" "$LOGS/gessim.log" &

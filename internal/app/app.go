@@ -30,6 +30,7 @@ import (
 	"github.com/gesgo/ges/internal/loop"
 	"github.com/gesgo/ges/internal/metrics"
 	"github.com/gesgo/ges/internal/monitor"
+	"github.com/gesgo/ges/internal/numbers"
 	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/pgstore"
 	"github.com/gesgo/ges/internal/redisstore"
@@ -173,7 +174,7 @@ func (n *node) wire(ctx context.Context) error {
 
 	policy := callback.Policy{ReportTimeout: time.Duration(cfg.Monitor.ReportTimeoutSeconds) * time.Second, MaxAttempts: cfg.Monitor.MaxAttempts}
 	svc := &callback.Service{Hot: redisstore.Admitting{Store: hot}, Durable: durable, Settings: registry, Clock: clk, Policy: policy,
-		Created: func(t string) { m.CallbacksCreated.WithLabelValues(t).Inc() }}
+		Created: func(t string) { m.CallbacksCreated.WithLabelValues(t).Inc() }, Recent: callback.NewRecent(0)}
 
 	interval := time.Duration(cfg.Monitor.HealthIntervalSeconds) * time.Second
 	n.checker = healthChecker(cfg, n.version, m, n, interval)
@@ -192,13 +193,15 @@ func (n *node) wire(ctx context.Context) error {
 	}
 	creds.Clock = clk
 	pauses := &pause.Service{Durable: durable, Hot: hot, Settings: registry, Clock: clk}
-	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds, Clock: clk, Pauses: pauses,
+	numberRules := &numbers.Service{Store: durable, Settings: registry, Clock: clk}
+	svc.Numbers = numberRules
+	deps := httpapi.Deps{Callbacks: svc, Tenants: env, Metrics: m, URS: urs, ORS: ors, Credentials: creds, Clock: clk, Pauses: pauses, Numbers: numberRules,
 		Limits: httpapi.Limits(cfg.Limits)}
 	withStatisticsAndCaptcha(cfg, svc, &deps, creds)
 	notifier := withPush(cfg, svc, &deps, creds, registry, durable, urs, env, m)
 	deps.Callin = &callin.Service{Store: durable.CallinStore(), Clock: clk,
 		Created: func(t string) { m.CallinCreated.WithLabelValues(t).Inc() }}
-	callbackUI := withUI(cfg, rdb, pool, durable, &deps, pub, env)
+	callbackUI := withUI(cfg, rdb, pool, durable, &deps, pub, env, pools)
 	extra := callbackUI.Mount
 	if cfg.Platform.FaultInjection {
 		extra = n.loopFault(callbackUI.Mount)
@@ -249,6 +252,7 @@ func (n *node) wire(ctx context.Context) error {
 	n.worker("callin-sweeper", func(c context.Context) error { return deps.Callin.RunSweeper(c, time.Minute) })
 	n.worker("ui-error-log", callbackUI.Run)
 	n.worker("settings", pub.Run)
+	n.worker("number-rules", numberRules.Run)
 	m.MonitorSizes(hot.Sizes)
 	if proxies != nil {
 		n.worker("vq-proxies", proxies.Run)

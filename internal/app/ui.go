@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gesgo/ges/internal/config"
+	"github.com/gesgo/ges/internal/discovery"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/httpapi"
 	"github.com/gesgo/ges/internal/pgstore"
@@ -20,10 +21,10 @@ import (
 
 // withUI builds the Callback UI and makes the external API report its
 // errors to the UI's error log (Developer tab).
-func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, durable *pgstore.Store, deps *httpapi.Deps, pub *settings.Publisher, env *gws.Environment) *ui.UI {
+func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, durable *pgstore.Store, deps *httpapi.Deps, pub *settings.Publisher, env *gws.Environment, pools []*discovery.Pool) *ui.UI {
 	d := ui.Deps{
 		Sessions: redisstore.NewSessions(rdb), Clock: deps.Callbacks.Clock,
-		Callbacks: deps.Callbacks, Settings: pub.Registry(), Tenants: env, Pauses: deps.Pauses,
+		Callbacks: deps.Callbacks, Settings: pub.Registry(), Tenants: env, Pauses: deps.Pauses, Numbers: deps.Numbers,
 		History:     durable.History,
 		Credentials: deps.Credentials, CredentialChecks: deps.CredentialChecks, Callin: deps.Callin,
 		AuthURL: cfg.GWS.AuthURL, PublicAuthURL: cfg.GWS.PublicAuthURL, ConfURL: cfg.GWS.ConfURL,
@@ -43,6 +44,19 @@ func withUI(cfg *config.Config, rdb redis.UniversalClient, pool *pgxpool.Pool, d
 	if pool != nil {
 		d.APIErrors = apiErrors{pgstore.NewUIErrors(pool)}
 		d.Grid = grid{pgstore.NewUIGrid(pool)}
+		d.StateHours = stateHours(pgstore.NewUICharts(pool))
+	}
+	if deps.URS != nil {
+		d.Waits = deps.URS
+	}
+	if len(pools) > 0 {
+		d.Nodes = func() []discovery.Snapshot {
+			out := make([]discovery.Snapshot, len(pools))
+			for i, p := range pools {
+				out[i] = p.Snapshot()
+			}
+			return out
+		}
 	}
 	if cfg.GWS.ConfURL != "" {
 		d.Permissions = gws.NewConfiguration(cfg.GWS.ConfURL, cfg.GWS.AuthURL, cfg.GWS.ClientID, cfg.GWS.ClientSecret)
@@ -90,4 +104,19 @@ type grid struct{ *pgstore.UIGrid }
 
 func (g grid) Find(ctx context.Context, tenant string, q ui.GridQuery, offset, limit int) ([]string, int, error) {
 	return g.UIGrid.Find(ctx, tenant, pgstore.GridFilter(q), offset, limit)
+}
+
+// stateHours serves the Queues page's state chart from Postgres.
+func stateHours(c *pgstore.UICharts) func(ctx context.Context, tenant string, services []string, since time.Time) ([]ui.StateHour, error) {
+	return func(ctx context.Context, tenant string, services []string, since time.Time) ([]ui.StateHour, error) {
+		rows, err := c.StateHours(ctx, tenant, services, since)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]ui.StateHour, len(rows))
+		for i, r := range rows {
+			out[i] = ui.StateHour(r)
+		}
+		return out, nil
+	}
 }

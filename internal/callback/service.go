@@ -101,6 +101,8 @@ type Hot interface {
 	// Show is Get for a reader: it also tells whether a paused service
 	// holds the callback back (Callback.Held).
 	Show(ctx context.Context, tenant, id string) (*Callback, error)
+	// HeldAmong is Show's Held for several callbacks of a tenant.
+	HeldAmong(ctx context.Context, tenant string, ids []string) ([]bool, error)
 	// Commit replaces prev by next if prev is still current (same Rev),
 	// sets next's timer (zero = none) and moves its capacity place.
 	// ErrConflict otherwise; a KindNoCapacity error when the new slot is full.
@@ -157,6 +159,19 @@ type Service struct {
 	Reported func(cb *Callback)
 	// Captcha enforces tenants' CAPTCHA rule on public bookings (nil: none).
 	Captcha CaptchaChecker
+	// Numbers applies the permitted & blocked number rules on create
+	// (nil: every number is taken as written).
+	Numbers NumberChecker
+	// Recent starts changes from this node's last commit of a record
+	// instead of a read (nil: always read).
+	Recent *Recent
+}
+
+// NumberChecker judges the number of a booking: the number to store (in
+// E.164 when the service normalises), or a domain error (KindInvalid for
+// a refused number).
+type NumberChecker interface {
+	CheckNumber(ctx context.Context, tenant string, svc *settings.Service, phone string) (string, error)
 }
 
 // CreateRequest is a booking, whatever API it came from.
@@ -193,9 +208,17 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (*
 	if strings.TrimSpace(r.Phone) == "" {
 		return nil, Errorf(KindInvalid, "phoneNumber is required")
 	}
+	phone := strings.TrimSpace(r.Phone)
+	if s.Numbers != nil {
+		p, err := s.Numbers.CheckNumber(ctx, tenant, svc, phone)
+		if err != nil {
+			return nil, err
+		}
+		phone = p
+	}
 	now := s.Clock.Now()
 	cb := &Callback{
-		ID: ids.New(), Tenant: tenant, Service: r.Service, Phone: strings.TrimSpace(r.Phone),
+		ID: ids.New(), Tenant: tenant, Service: r.Service, Phone: phone,
 		State: Scheduled, Created: now, Updated: now, EWT: -1, Rev: 1,
 		Props: map[string]string{}, UserData: r.UserData,
 	}
@@ -313,7 +336,36 @@ func (s *Service) Query(ctx context.Context, tenant string, q Query) ([]*Callbac
 	if err := ValidateQuery(q); err != nil {
 		return nil, err
 	}
-	return s.Durable.Query(ctx, tenant, q)
+	cbs, err := s.Durable.Query(ctx, tenant, q)
+	if err != nil {
+		return nil, err
+	}
+	s.markHeld(ctx, tenant, cbs)
+	return cbs, nil
+}
+
+// markHeld tells the listed scheduled callbacks that a paused service
+// holds back (Callback.Held), so lists show them PAUSED like a single
+// read does. Lists come from the durable store; when the hot store cannot
+// answer they show the durable state rather than fail.
+func (s *Service) markHeld(ctx context.Context, tenant string, cbs []*Callback) {
+	var ids []string
+	var at []int
+	for i, cb := range cbs {
+		if cb.State == Scheduled {
+			ids, at = append(ids, cb.ID), append(at, i)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	held, err := s.Hot.HeldAmong(ctx, tenant, ids)
+	if err != nil {
+		return
+	}
+	for j, h := range held {
+		cbs[at[j]].Held = h
+	}
 }
 
 // Count counts a tenant's callbacks in the given states, per service.
@@ -354,6 +406,9 @@ func (s *Service) Report(ctx context.Context, tenant, svc, id, source string, kv
 		}
 		prev := cb.Clone()
 		rescheduled, err := ApplyReport(cb, kv, s.Clock.Now())
+		if err == nil && !sameDigits(prev.Phone, cb.Phone) {
+			err = s.checkNewNumber(ctx, tenant, cb)
+		}
 		if err != nil || !rescheduled {
 			return err == nil, err
 		}
@@ -445,7 +500,15 @@ func (s *Service) update(ctx context.Context, tenant, id, source string, change 
 	if cur == nil && !ids.Valid(id) {
 		return nil, ErrNotFound
 	}
-	for range maxRetries {
+	for attempt := range maxRetries {
+		// The first try may start from this node's copy of its last
+		// commit (Recent); anything but a clean commit of it starts over
+		// from the stored record.
+		guessed := false
+		if cur == nil && attempt == 0 {
+			cur = s.Recent.get(tenant, id)
+			guessed = cur != nil
+		}
 		if cur == nil {
 			var err error
 			cur, err = s.Hot.Get(ctx, tenant, id)
@@ -465,6 +528,10 @@ func (s *Service) update(ctx context.Context, tenant, id, source string, change 
 		}
 		next := cur.Clone()
 		changed, err := change(next)
+		if guessed && (err != nil || !changed) {
+			cur = nil
+			continue
+		}
 		if err != nil || !changed {
 			return cur, err
 		}
@@ -479,7 +546,13 @@ func (s *Service) update(ctx context.Context, tenant, id, source string, change 
 		}
 		found, err := s.commit(ctx, cur, next, due, keep, mv)
 		if errors.Is(err, ErrConflict) {
+			s.Recent.drop(tenant, id)
 			cur = found
+			continue
+		}
+		if err != nil && guessed {
+			s.Recent.drop(tenant, id)
+			cur = nil
 			continue
 		}
 		if err != nil {
@@ -490,8 +563,10 @@ func (s *Service) update(ctx context.Context, tenant, id, source string, change 
 		}
 		err = s.Durable.Save(ctx, next, event(next, source))
 		if err == nil {
+			s.Recent.put(next)
 			return next, nil
 		}
+		s.Recent.drop(tenant, id)
 		if err = s.undo(ctx, cur, next, mv, err); err != nil {
 			return nil, err
 		}
@@ -530,7 +605,10 @@ func (s *Service) undo(ctx context.Context, cur, next *Callback, mv SlotMove, sa
 		if err == nil {
 			err = s.Repair(uctx, next, d)
 		}
-		if err != nil {
+		// Redis moved on from next meanwhile: another writer built on it
+		// (the monitor's hand-off and ORS' first report race so) and wrote
+		// Postgres too; the retry reads what it left.
+		if err != nil && !errors.Is(err, ErrConflict) {
 			return unavailable(err)
 		}
 		return nil
@@ -619,9 +697,11 @@ func (s *Service) UpdateMany(ctx context.Context, tenant, source string, cs []Ch
 	for k, j := range saved {
 		i := at[j]
 		if serrs[k] == nil {
+			s.Recent.put(batch[j].Next)
 			out[i] = Outcome{CB: batch[j].Next, Changed: true}
 			continue
 		}
+		s.Recent.drop(tenant, batch[j].Next.ID)
 		if err := s.undo(ctx, batch[j].Prev, batch[j].Next, moves[j], serrs[k]); err != nil {
 			out[i] = Outcome{Err: err}
 			continue
@@ -774,21 +854,13 @@ func (s *Service) Availability(ctx context.Context, tenant string, svc *settings
 	if from.Before(now) {
 		from = now
 	}
-	if to.Sub(from) > MaxWindow {
-		to = from.Add(MaxWindow)
-	}
-	slots := svc.Plan.Slots(from, to)
-	starts := make([]time.Time, len(slots))
-	for i, sl := range slots {
-		starts[i] = sl.Start
-	}
-	used, err := s.Hot.SlotsUsed(ctx, tenant, svc.Name, starts)
+	load, err := s.Load(ctx, tenant, svc, from, to)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SlotFree, len(slots))
-	for i, sl := range slots {
-		out[i] = SlotFree{Start: sl.Start, End: sl.End, Total: sl.Total, Free: max(sl.Total-used[i], 0)}
+	out := make([]SlotFree, len(load))
+	for i, l := range load {
+		out[i] = SlotFree{Start: l.Start, End: l.End, Total: l.Total, Free: max(l.Total-l.Booked, 0)}
 	}
 	return out, nil
 }

@@ -135,8 +135,8 @@ func checkProps(props map[string]string) error {
 }
 
 // ValidateUserData checks attached data: a JSON object (or nothing) whose
-// keys are names and whose string values are values, at every level, with
-// at most MaxUserDataKeys members in all.
+// keys are names, none twice in one object, and whose string values are
+// values, at every level, with at most MaxUserDataKeys members in all.
 func ValidateUserData(raw json.RawMessage) error {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return nil
@@ -157,21 +157,23 @@ func ValidateUserData(raw json.RawMessage) error {
 		return invalid("Invalid userData: expected a JSON object")
 	}
 	members := 0
-	// inObject[i] tells whether the container at depth i is an object, so
-	// that its keys are told apart from its values.
-	inObject := []bool{true}
+	// levels[i] is the container at depth i: the keys seen so far for an
+	// object (so that its keys are told apart from its values and none is
+	// named twice), nil for an array.
+	levels := []map[string]bool{{}}
 	expectKey := true
 	key := ""
-	for len(inObject) > 0 {
+	isObject := func() bool { return len(levels) > 0 && levels[len(levels)-1] != nil }
+	for len(levels) > 0 {
 		tok, err := d.Token()
 		if err != nil { // a truncated object ends with io.EOF too
 			return invalid("Invalid userData: expected a JSON object")
 		}
-		top := inObject[len(inObject)-1]
+		top := isObject()
 		if top && expectKey {
 			if delim, ok := tok.(json.Delim); ok && delim == '}' {
-				inObject = inObject[:len(inObject)-1]
-				expectKey = len(inObject) > 0 && inObject[len(inObject)-1]
+				levels = levels[:len(levels)-1]
+				expectKey = isObject()
 				continue
 			}
 			k, _ := tok.(string)
@@ -182,6 +184,11 @@ func ValidateUserData(raw json.RawMessage) error {
 			if err := checkName("userData key "+quoteKey(k), k); err != nil {
 				return err
 			}
+			// Decoders disagree on which of two equal keys wins.
+			if levels[len(levels)-1][k] {
+				return invalid("Invalid userData: duplicate key %s", quoteKey(k))
+			}
+			levels[len(levels)-1][k] = true
 			key, expectKey = k, false
 			continue
 		}
@@ -189,13 +196,13 @@ func ValidateUserData(raw json.RawMessage) error {
 		case json.Delim:
 			switch v {
 			case '{':
-				inObject = append(inObject, true)
+				levels = append(levels, map[string]bool{})
 				expectKey = true
 			case '[':
-				inObject = append(inObject, false)
+				levels = append(levels, nil)
 			default: // ']' ('}' is handled with the keys)
-				inObject = inObject[:len(inObject)-1]
-				expectKey = len(inObject) > 0 && inObject[len(inObject)-1]
+				levels = levels[:len(levels)-1]
+				expectKey = isObject()
 			}
 			continue
 		case string:

@@ -2,6 +2,7 @@ package callback
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,8 @@ func TestValidateCreate(t *testing.T) {
 		"user data array":    func(r *CreateRequest) { r.UserData = json.RawMessage(`[1]`) },
 		"user data trailing": func(r *CreateRequest) { r.UserData = json.RawMessage(`{"a":1} {}`) },
 		"user data cut":      func(r *CreateRequest) { r.UserData = json.RawMessage(`{"a":1`) },
+		"duplicate key":      func(r *CreateRequest) { r.UserData = json.RawMessage(`{"a":1,"b":2,"a":3}`) },
+		"nested duplicate":   func(r *CreateRequest) { r.UserData = json.RawMessage(`{"a":[{"b":{"c":1,"c":2}}]}`) },
 		"too many keys": func(r *CreateRequest) {
 			var b strings.Builder
 			b.WriteString("{")
@@ -68,7 +71,7 @@ func TestValidateCreate(t *testing.T) {
 				if i > 0 {
 					b.WriteString(",")
 				}
-				b.WriteString(`"k` + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + `":[` + "1" + `]`)
+				b.WriteString(`"k` + strconv.Itoa(i) + `":[1]`)
 			}
 			b.WriteString("}")
 			r.UserData = json.RawMessage(b.String())
@@ -81,8 +84,13 @@ func TestValidateCreate(t *testing.T) {
 			t.Errorf("%s: got %v, want an Invalid error", name, err)
 		}
 	}
+	// The same key in sibling objects is no duplicate.
+	r := CreateRequest{Service: "S", Phone: "1", UserData: json.RawMessage(`{"a":{"k":1},"b":[{"k":2},{"k":3}],"k":{"a":{"a":1}}}`)}
+	if err := ValidateCreate(&r); err != nil {
+		t.Fatalf("keys repeated across objects refused: %v", err)
+	}
 	// A pair of surrogates is one character, accepted.
-	r := CreateRequest{Service: "S", Phone: "1", UserData: json.RawMessage(`{"a":"\ud83d\ude00","b":"\\ud800"}`)}
+	r = CreateRequest{Service: "S", Phone: "1", UserData: json.RawMessage(`{"a":"\ud83d\ude00","b":"\\ud800"}`)}
 	if err := ValidateCreate(&r); err != nil {
 		t.Fatalf("surrogate pair / escaped backslash refused: %v", err)
 	}

@@ -10,12 +10,12 @@
 package callin
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gesgo/ges/internal/fault"
 )
 
 // Allocation modes of a group's pool.
@@ -346,40 +346,26 @@ func digits(s string) string {
 	return b.String()
 }
 
-// Kind classifies errors so each API maps them to its own envelope.
-type Kind int
+// The domain's error type and kinds (package fault), under the names the
+// call-in code uses.
+type (
+	Kind  = fault.Kind
+	Error = fault.Error
+)
 
 // Error kinds.
 const (
-	KindInvalid     Kind = iota + 1 // the request is wrong (includes an unknown group on allocation)
-	KindNotFound                    // no such group, or no reservation matches
-	KindExhausted                   // every number of the pool is reserved
-	KindUnavailable                 // the store is down
+	KindInvalid     = fault.Invalid // the request is wrong (includes an unknown group on allocation)
+	KindNotFound    = fault.NotFound
+	KindExhausted   = fault.Exhausted // every number of the pool is reserved
+	KindUnavailable = fault.Unavailable
 )
 
-// Error is an error with a kind and a message meant for the caller.
-type Error struct {
-	Kind Kind
-	Msg  string
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Err }
-
 // Errorf builds an Error.
-func Errorf(k Kind, format string, a ...any) *Error {
-	return &Error{Kind: k, Msg: fmt.Sprintf(format, a...)}
-}
+func Errorf(k Kind, format string, a ...any) *Error { return fault.Errorf(k, format, a...) }
 
 // KindOf returns the kind of err (0 when it is not an *Error).
-func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return 0
-}
+func KindOf(err error) Kind { return fault.KindOf(err) }
 
 // NumberInUseError is what a store returns when a group would take a
 // number another group of the tenant owns: a dialled number must lead to

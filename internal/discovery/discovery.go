@@ -119,6 +119,8 @@ type Pool struct {
 
 	mu    sync.RWMutex
 	nodes []Node
+	seen  map[string]Node // every node listed since the start, by URL
+	at    time.Time       // of the last refresh
 	ready chan struct{}
 	once  sync.Once
 	next  atomic.Uint64
@@ -155,6 +157,13 @@ func (p *Pool) Refresh(ctx context.Context) {
 	}
 	p.mu.Lock()
 	p.nodes = nodes
+	p.at = time.Now()
+	if p.seen == nil {
+		p.seen = map[string]Node{}
+	}
+	for _, n := range nodes {
+		p.seen[n.URL] = n
+	}
 	p.mu.Unlock()
 	if p.Status != nil {
 		p.Status(len(nodes) > 0)
@@ -192,4 +201,62 @@ func (p *Pool) Ordered(ctx context.Context) ([]Node, error) {
 	k := int(p.next.Add(1) % uint64(best))
 	first := append(slices.Clone(nodes[k:best]), nodes[:k]...)
 	return append(first, nodes[best:]...), nil
+}
+
+// NodeState is a node as the Region Affinity page shows it.
+type NodeState struct {
+	Node
+	// Healthy: listed by the last refresh; a node seen before but no
+	// longer listed is unhealthy.
+	Healthy bool
+	// Rank is the region's place in the preference order (0 first);
+	// len(Affinity) for a region the order does not name.
+	Rank int
+	// Preferred: the node is in the region calls go to now (the first
+	// preferred region with a healthy node).
+	Preferred bool
+}
+
+// Snapshot is a pool's nodes and preference at its last refresh.
+type Snapshot struct {
+	Service   string
+	Affinity  []string
+	Refreshed time.Time
+	// Region is where calls go now ("" when no node is healthy or the
+	// nodes have no region).
+	Region string
+	Nodes  []NodeState
+}
+
+// Snapshot returns the nodes known since the start, healthy ones first,
+// in the order calls try them (without the rotation inside a region).
+func (p *Pool) Snapshot() Snapshot {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	s := Snapshot{Service: p.Service, Affinity: slices.Clone(p.Affinity), Refreshed: p.at}
+	healthy := map[string]bool{}
+	best := -1
+	for _, n := range p.nodes {
+		healthy[n.URL] = true
+		if r := p.rank(n.Region); best < 0 || r < best {
+			best, s.Region = r, n.Region
+		}
+	}
+	for _, n := range p.seen {
+		r := p.rank(n.Region)
+		s.Nodes = append(s.Nodes, NodeState{Node: n, Healthy: healthy[n.URL], Rank: r, Preferred: healthy[n.URL] && r == best})
+	}
+	slices.SortFunc(s.Nodes, func(a, b NodeState) int {
+		switch {
+		case a.Healthy != b.Healthy:
+			if a.Healthy {
+				return -1
+			}
+			return 1
+		case a.Rank != b.Rank:
+			return a.Rank - b.Rank
+		}
+		return strings.Compare(a.URL, b.URL)
+	})
+	return s
 }

@@ -48,13 +48,14 @@ func TestPausedServiceHoldsAndResumesInOrder(t *testing.T) {
 		st, _ := rec["_callback_state"].(string)
 		return st
 	}
-	if code, b := gms("PUT", "/ges/v1/services/Callback_Nope/pause", nil); code != 404 {
+	code, b := gms("PUT", "/ges/v1/services/Callback_Nope/pause", nil)
+	if code != 404 {
 		t.Fatalf("pause of an unknown service: %d %s", code, b)
 	}
 	if code, b := n.Internal(t, "PUT", "/ges/v1/services/Callback_Sales/pause", "", nil); code != 400 {
 		t.Fatalf("pause naming no contact center: %d %s", code, b)
 	}
-	code, b := gms("PUT", "/ges/v1/services/Callback_Sales/pause", nil)
+	code, b = gms("PUT", "/ges/v1/services/Callback_Sales/pause", nil)
 	if code != 200 || !strings.Contains(b, `"paused":true`) {
 		t.Fatalf("pause: %d %s", code, b)
 	}
@@ -77,6 +78,13 @@ func TestPausedServiceHoldsAndResumesInOrder(t *testing.T) {
 		}
 		return true
 	})
+	// Lists come from Postgres and show the hold too.
+	code, b = gms("GET", "/genesys/1/service/callback/Callback_Sales?_customer_number=%2B15550901", nil)
+	var listed []map[string]any
+	decode(t, []byte(b), &listed)
+	if code != 200 || len(listed) != 1 || listed[0]["_id"] != early || listed[0]["_callback_state"] != "PAUSED" {
+		t.Fatalf("query of a held callback: %d %s", code, b)
+	}
 	es := streamEntries(t, s)
 	for _, id := range held {
 		if len(entriesFor(es, id)) != 0 {

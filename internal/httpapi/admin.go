@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/metrics"
 	"github.com/gesgo/ges/internal/voice"
 )
 
@@ -205,15 +206,29 @@ func (x *internal) queues(w http.ResponseWriter, r *http.Request) {
 // bulkCancel cancels several callbacks with one reason.
 func (x *internal) bulkCancel(w http.ResponseWriter, r *http.Request) {
 	b, err := readBody(r, InternalBodyLimit)
+	if errors.Is(err, errTooLarge) {
+		x.Metrics.Alert(metrics.InvalidContentLength)
+		x.fail(w, http.StatusRequestEntityTooLarge, excInvalid, "Request body exceeds the limit of 10 MB")
+		return
+	}
 	var body struct {
 		Reason string   `json:"reason"`
 		IDs    []string `json:"ids"`
 	}
 	if err == nil {
+		// The checks of every JSON body: UTF-8, no lone surrogate, no
+		// duplicate key.
+		_, err = decodeObject(b)
+	}
+	if err == nil {
 		err = json.Unmarshal(b, &body)
 	}
 	if err != nil || len(body.IDs) == 0 {
-		x.fail(w, http.StatusBadRequest, excInvalid, "Expected {\"reason\": \"...\", \"ids\": [...]}")
+		x.fail(w, http.StatusBadRequest, excInvalid, "Expected {\"reason\": \"...\", \"ids\": [...]}"+problem(err))
+		return
+	}
+	if err := callback.ValidateReason(body.Reason); err != nil {
+		x.failErr(w, r, err)
 		return
 	}
 	if body.Reason == "" {
@@ -229,4 +244,13 @@ func (x *internal) bulkCancel(w http.ResponseWriter, r *http.Request) {
 		cancelled = append(cancelled, id)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cancelled": cancelled, "failed": failed})
+}
+
+// problem is the JSON problem of err for a message, if any.
+func problem(err error) string {
+	var ute *json.UnmarshalTypeError
+	if err == nil || errors.As(err, &ute) { // the shape is what the message states
+		return ""
+	}
+	return ": " + jsonProblem(err)
 }

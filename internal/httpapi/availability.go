@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -88,7 +89,8 @@ func parseWindow(q url.Values, now time.Time, startKey, endKey, daysKey, maxKey 
 		w.end, w.hasEnd = t, true
 	} else if v := q.Get(daysKey); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
+		// More days than a time.Duration holds would wrap around.
+		if err != nil || n < 0 || int64(n) > math.MaxInt64/int64(24*time.Hour) {
 			return w, badParam(daysKey, v, "expected a number of days")
 		}
 		w.end, w.hasEnd = w.start.Add(time.Duration(n)*24*time.Hour), true

@@ -169,7 +169,9 @@ func decodeObject(b []byte) (map[string]json.RawMessage, error) {
 	if err := d.Decode(&m); err != nil {
 		return nil, err
 	}
-	if d.More() {
+	// More is false before a stray closing bracket: only the end of
+	// the input may follow the object.
+	if _, err := d.Token(); err != io.EOF {
 		return nil, errors.New("trailing data after the JSON object")
 	}
 	if err := checkDuplicateKeys(b); err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -51,18 +50,7 @@ func (x *external) callinCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := x.Callin.Request(r.Context(), info(r.Context()).tenant, req)
 	if err != nil {
-		var ce *callin.Error
-		switch {
-		case !errors.As(err, &ce):
-			x.failErr(w, r, err)
-		case ce.Kind == callin.KindInvalid || ce.Kind == callin.KindExhausted:
-			x.fail(w, r, http.StatusBadRequest, ce.Msg, nil)
-		case ce.Kind == callin.KindNotFound:
-			x.fail(w, r, http.StatusNotFound, ce.Msg, nil)
-		default:
-			slog.Error("call-in request failed", "corrId", info(r.Context()).corrID, "err", err)
-			x.fail(w, r, http.StatusServiceUnavailable, ce.Msg, nil)
-		}
+		x.failErr(w, r, err)
 		return
 	}
 	v := callinView{ID: res.ID, ToPhoneNumber: res.Number, GroupName: res.Group, ExpirationTime: res.Expires.UnixMilli(),
@@ -118,26 +106,6 @@ func (x *internal) callinAdminRoutes(r chi.Router) {
 	r.With(x.admin(principal.ReadCallin)).Get("/ges/v1/callin/groups", x.listCallinGroups)
 	r.With(x.admin(principal.ReadCallin)).Get("/ges/v1/callin/groups/{name}", x.getCallinGroup)
 	r.With(x.admin(principal.ManageCallin)).Delete("/ges/v1/callin/groups/{name}", x.deleteCallinGroup)
-}
-
-// callinFail maps a Click-To-Call-In error to the GMS envelope.
-func (x *internal) callinFail(w http.ResponseWriter, r *http.Request, err error) {
-	var ce *callin.Error
-	if !errors.As(err, &ce) {
-		x.failErr(w, r, err)
-		return
-	}
-	switch ce.Kind {
-	case callin.KindInvalid:
-		x.fail(w, http.StatusBadRequest, excInvalid, ce.Msg)
-	case callin.KindNotFound:
-		x.fail(w, http.StatusNotFound, excNotFound, ce.Msg)
-	default:
-		if ce.Kind != callin.KindExhausted {
-			slog.Error("Click-To-Call-In error", "corrId", info(r.Context()).corrID, "err", err)
-		}
-		x.fail(w, http.StatusServiceUnavailable, excUnavailable, ce.Msg)
-	}
 }
 
 func (x *internal) callinReady(w http.ResponseWriter) bool {
@@ -291,7 +259,7 @@ func (x *internal) putCallinGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := x.Callin.PutGroup(r.Context(), tenantOf(r).ID, g); err != nil {
-		x.callinFail(w, r, err)
+		x.failErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, viewOfGroup(g))
@@ -303,7 +271,7 @@ func (x *internal) listCallinGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	gs, err := x.Callin.Groups(r.Context(), tenantOf(r).ID)
 	if err != nil {
-		x.callinFail(w, r, err)
+		x.failErr(w, r, err)
 		return
 	}
 	out := make([]groupView, 0, len(gs))
@@ -319,7 +287,7 @@ func (x *internal) getCallinGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	g, rs, err := x.Callin.Group(r.Context(), tenantOf(r).ID, param(r, "name"))
 	if err != nil {
-		x.callinFail(w, r, err)
+		x.failErr(w, r, err)
 		return
 	}
 	v := groupDetail{groupView: viewOfGroup(g), Reservations: make([]reservationView, 0, len(rs))}
@@ -337,7 +305,7 @@ func (x *internal) deleteCallinGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	name := param(r, "name")
 	if err := x.Callin.DeleteGroup(r.Context(), tenantOf(r).ID, name); err != nil {
-		x.callinFail(w, r, err)
+		x.failErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": name, "deleted": true})
@@ -377,7 +345,7 @@ func (x *internal) requestAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := x.Callin.Request(r.Context(), tenantOf(r).ID, req)
 	if err != nil {
-		x.callinFail(w, r, err)
+		x.failErr(w, r, err)
 		return
 	}
 	out := map[string]string{"_id": res.ID, "_access_number": res.Number, "_expiration_time": callback.FormatTime(res.Expires)}
@@ -399,7 +367,7 @@ func (x *internal) matchInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := x.Callin.Match(r.Context(), tenantOf(r).ID, callin.Criteria{Number: kv["_access_number"], Code: kv["_access_code"], Phone: kv["_phone_number"]})
 	if err != nil {
-		x.callinFail(w, r, err)
+		x.failErr(w, r, err)
 		return
 	}
 	data := json.RawMessage(res.UserData)

@@ -213,6 +213,10 @@ func parsePushTargets(m map[string]json.RawMessage) (string, error) {
 		if strings.TrimSpace(t.Target) == "" {
 			return "", fmt.Errorf("pushTargets[%d].target is required", i)
 		}
+		// The target is sent to FCM as it is: no NUL, nothing but UTF-8.
+		if err := callback.CheckText(fmt.Sprintf("pushTargets[%d].target", i), t.Target); err != nil {
+			return "", err
+		}
 		list[i].Channel = "FCM"
 	}
 	if len(list) == 0 {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -18,9 +19,11 @@ import (
 	"github.com/gesgo/ges/internal/captcha"
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/credentials"
+	"github.com/gesgo/ges/internal/fault"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/ids"
 	"github.com/gesgo/ges/internal/metrics"
+	"github.com/gesgo/ges/internal/numbers"
 	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/voice"
 )
@@ -56,6 +59,8 @@ type Deps struct {
 	Callin *callin.Service
 	// Pauses pauses and resumes services (nil: not offered).
 	Pauses *pause.Service
+	// Numbers manages the permitted & blocked number rules (nil: not offered).
+	Numbers *numbers.Service
 	// Limits are the external API's abuse limits and CORS origins.
 	Limits Limits
 }
@@ -113,44 +118,45 @@ func (x *external) fail(w http.ResponseWriter, r *http.Request, code int, msg st
 	// Only a tenant's own errors are kept (its Developer tab lists them):
 	// those of callers without a valid key would be anybody's to fill.
 	if x.ErrorLog != nil && ri.tenant != "" {
-		x.ErrorLog(r.Context(), APIError{CorrID: ri.corrID, Tenant: ri.tenant, Method: truncate(r.Method, 16), Path: truncate(r.URL.Path, 512),
-			Status: code, Message: msg, At: x.Clock.Now().UTC()})
+		x.ErrorLog(r.Context(), APIError{CorrID: ri.corrID, Tenant: ri.tenant, Method: storable(r.Method, 16), Path: storable(r.URL.Path, 512),
+			Status: code, Message: storable(msg, 2048), At: x.Clock.Now().UTC()})
 	}
 }
 
 // failErr maps a domain error to the external API's status and message.
 func (x *external) failErr(w http.ResponseWriter, r *http.Request, err error) {
-	var de *callback.Error
+	var de *fault.Error
 	if !errors.As(err, &de) {
 		slog.Error("external API error", "corrId", info(r.Context()).corrID, "err", err)
 		x.fail(w, r, http.StatusInternalServerError, "Internal error", nil)
 		return
 	}
-	if de.Counter != "" {
-		x.Metrics.Alert(de.Counter)
+	if a, ok := limitAlert[de.Limit]; ok {
+		x.Metrics.Alert(a)
 	}
+	a, ok := externalStatus[de.Kind]
+	if !ok {
+		a = externalStatus[fault.Unavailable]
+	}
+	if !a.quiet || !ok {
+		slog.Error("external API error", "corrId", info(r.Context()).corrID, "err", err)
+	}
+	var data any // a nil map here would be written as "data":null
 	switch de.Kind {
-	case callback.KindInvalid, callback.KindConflict:
-		x.fail(w, r, http.StatusBadRequest, de.Msg, nil)
-	case callback.KindNotFound:
-		x.fail(w, r, http.StatusNotFound, de.Msg, nil)
-	case callback.KindNoCapacity:
+	case fault.NoCapacity:
 		slots := de.Slots
 		if slots == nil {
 			slots = map[string]string{}
 		}
-		x.fail(w, r, http.StatusTooManyRequests, de.Msg, map[string]any{"slots": slots})
-	case callback.KindThrottled:
+		data = map[string]any{"slots": slots}
+	case fault.Throttled:
 		if de.RetryAfter > 0 {
 			secs := strconv.Itoa(int(de.RetryAfter.Seconds() + 0.999))
 			w.Header().Set("Retry-After", secs)
 			w.Header().Set("RateLimit", `"service";r=0;t=`+secs)
 		}
-		x.fail(w, r, http.StatusTooManyRequests, de.Msg, nil)
-	default:
-		slog.Error("external API error", "corrId", info(r.Context()).corrID, "err", err)
-		x.fail(w, r, http.StatusServiceUnavailable, de.Msg, nil)
 	}
+	x.fail(w, r, a.status, de.Msg, data)
 }
 
 // External returns the handler of the external port.
@@ -321,6 +327,20 @@ func (x *external) callbackID(w http.ResponseWriter, r *http.Request) (string, b
 		return "", false
 	}
 	return strings.ToLower(id), true
+}
+
+// storable is s as the error log can keep it: a caller's path or text
+// may hold NUL or bytes that are not UTF-8, which Postgres refuses (the
+// entry would be lost). It is cut to at most n bytes on a character.
+func storable(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func truncate(s string, n int) string {

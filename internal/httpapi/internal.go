@@ -15,6 +15,7 @@ import (
 	"github.com/gesgo/ges/api"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/fault"
 	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/health"
 	"github.com/gesgo/ges/internal/metrics"
@@ -68,30 +69,27 @@ func (x *internal) fail(w http.ResponseWriter, code int, exc, msg string) {
 }
 
 func (x *internal) failErr(w http.ResponseWriter, r *http.Request, err error) {
-	var de *callback.Error
+	var de *fault.Error
 	if !errors.As(err, &de) {
 		slog.Error("internal API error", "corrId", info(r.Context()).corrID, "err", err)
 		x.fail(w, http.StatusInternalServerError, excInternal, "Internal error")
 		return
 	}
-	if de.Counter != "" {
-		x.Metrics.Alert(de.Counter)
+	if a, ok := limitAlert[de.Limit]; ok {
+		x.Metrics.Alert(a)
 	}
-	switch de.Kind {
-	case callback.KindInvalid:
-		x.fail(w, http.StatusBadRequest, excInvalid, de.Msg)
-	case callback.KindConflict:
-		x.fail(w, http.StatusBadRequest, excState, de.Msg)
-	case callback.KindNotFound:
-		x.fail(w, http.StatusNotFound, excNotFound, de.Msg)
-	case callback.KindNoCapacity:
-		writeJSON(w, http.StatusBadRequest, map[string]any{"exception": excCapacity, "message": de.Msg, "availability": de.Slots})
-	case callback.KindThrottled:
-		x.fail(w, http.StatusServiceUnavailable, excUnavailable, de.Msg)
-	default:
+	a, ok := gmsStatus[de.Kind]
+	if !ok {
+		a = gmsStatus[fault.Unavailable]
+	}
+	if !a.quiet || !ok {
 		slog.Error("internal API error", "corrId", info(r.Context()).corrID, "err", err)
-		x.fail(w, http.StatusServiceUnavailable, excUnavailable, de.Msg)
 	}
+	if de.Kind == fault.NoCapacity {
+		writeJSON(w, a.status, map[string]any{"exception": a.exception, "message": de.Msg, "availability": de.Slots})
+		return
+	}
+	x.fail(w, a.status, a.exception, de.Msg)
 }
 
 // Internal returns the handler of the internal port (3050).
@@ -151,6 +149,7 @@ func Internal(d InternalDeps) http.Handler {
 	r.With(x.admin(principal.ReadPauses)).Get("/ges/v1/services/paused", x.listPaused)
 	r.With(x.admin(principal.ManagePauses)).Put("/ges/v1/services/{service}/pause", x.pause)
 	r.With(x.admin(principal.ManagePauses)).Delete("/ges/v1/services/{service}/pause", x.resume)
+	x.numberRoutes(r)
 	if d.Extra != nil {
 		d.Extra(r)
 	}
@@ -458,11 +457,12 @@ func (x *internal) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := x.Publisher.Publish(r.Context(), tenantOf(r).ID, name, body.Rows)
 	var ve *settings.ValidationError
+	var ue *settings.UnknownTableError
 	switch {
 	case errors.As(err, &ve):
 		x.fail(w, http.StatusBadRequest, excInvalid, "Data table "+name+" refused: "+ve.Error())
 		return
-	case err != nil && strings.HasPrefix(err.Error(), "unknown data table"):
+	case errors.As(err, &ue):
 		x.fail(w, http.StatusBadRequest, excInvalid, err.Error())
 		return
 	case err != nil:

@@ -82,6 +82,19 @@ type Dispatcher struct {
 
 	recording sync.WaitGroup
 	slots     chan struct{}
+
+	stageMu sync.Mutex
+	stages  map[stageKey][]staged
+}
+
+// stageKey is the instant a tenant's staged callbacks wait for: due times
+// rounded up to stageGrain, so that the callbacks of every batch claimed
+// for one instant (a slot opening at 09:00) go out together, with one
+// look at their records and one pipeline to the stream, and none before
+// its time.
+type stageKey struct {
+	tenant string
+	at     int64 // unix ms, a multiple of stageGrain
 }
 
 // retryAfterFailure is when a failed hand-off is tried again.
@@ -398,27 +411,38 @@ const stageGrain = 5 * time.Millisecond
 // rescheduled) is handled like a fresh claim, the others go straight to
 // the stream. When ctx ends first, they go back to their timers.
 func (d *Dispatcher) stage(ctx context.Context, tenant string, ahead []staged) {
-	if len(ahead) == 0 {
+	grain := stageGrain.Milliseconds()
+	for _, st := range ahead {
+		k := stageKey{tenant: tenant, at: (st.due.UnixMilli() + grain - 1) / grain * grain}
+		d.stageMu.Lock()
+		if d.stages == nil {
+			d.stages = map[stageKey][]staged{}
+		}
+		list, waiting := d.stages[k]
+		d.stages[k] = append(list, st)
+		d.stageMu.Unlock()
+		if !waiting {
+			d.recording.Add(1)
+			go d.fallDueAt(ctx, k)
+		}
+	}
+}
+
+// fallDueAt waits for a stage's instant and hands off what was staged for
+// it by then; a batch staged later for the same instant waits anew (and
+// is due at once).
+func (d *Dispatcher) fallDueAt(ctx context.Context, k stageKey) {
+	defer d.recording.Done()
+	ok := d.sleepUntil(ctx, time.UnixMilli(k.at)) && d.trusted()
+	d.stageMu.Lock()
+	group := d.stages[k]
+	delete(d.stages, k)
+	d.stageMu.Unlock()
+	if !ok {
+		d.giveBack(context.WithoutCancel(ctx), k.tenant, group)
 		return
 	}
-	slices.SortFunc(ahead, func(x, y staged) int { return x.due.Compare(y.due) })
-	d.recording.Add(1)
-	go func() {
-		defer d.recording.Done()
-		for len(ahead) > 0 {
-			n := 1
-			for n < len(ahead) && ahead[n].due.Sub(ahead[0].due) <= stageGrain {
-				n++
-			}
-			group := ahead[:n]
-			if !d.sleepUntil(ctx, group[n-1].due) || !d.trusted() {
-				d.giveBack(context.WithoutCancel(ctx), tenant, ahead)
-				return
-			}
-			d.fallDue(ctx, tenant, group)
-			ahead = ahead[n:]
-		}
-	}()
+	d.fallDue(ctx, k.tenant, group)
 }
 
 // sleepUntil waits until t; false if ctx ended first.
@@ -898,7 +922,12 @@ func (d *Dispatcher) record(ctx context.Context, b *batch, ss []sent) {
 	for i, s := range ss {
 		changes[i] = callback.Change{Cur: s.cb, Change: handedOff(s.cb, s.sub.ID, b.now)}
 	}
-	outs := d.Callbacks.UpdateMany(ctx, b.tenant, "monitor", changes)
+	// A stage's batch may hold many claims' worth: it is written a
+	// claim's size at a time, as each commit is one script call.
+	outs := make([]callback.Outcome, 0, len(changes))
+	for chunk := range slices.Chunk(changes, max(d.Batch, 1)) {
+		outs = append(outs, d.Callbacks.UpdateMany(ctx, b.tenant, "monitor", chunk)...)
+	}
 	for i, o := range outs {
 		cb, sub := ss[i].cb, ss[i].sub
 		if o.Err != nil && !errors.Is(o.Err, callback.ErrNotFound) {

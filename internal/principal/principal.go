@@ -20,18 +20,20 @@ type Action string
 
 // The actions of the admin APIs.
 const (
-	PublishTables     Action = "publish-tables"     // PUT/POST /ges/v1/datatables/{table}
-	ReadTables        Action = "read-tables"        // GET /ges/v1/datatables/{table}
-	ManageCredentials Action = "manage-credentials" // /ges/v1/credentials/{kind}
-	ReadCallin        Action = "read-callin"        // GET /ges/v1/callin/groups...
-	ManageCallin      Action = "manage-callin"      // PUT/DELETE /ges/v1/callin/groups/{name}
-	ReadSessions      Action = "read-sessions"      // GET /ges/v1/callbacks/{id}/session
-	ReadPauses        Action = "read-pauses"        // GET /ges/v1/services/paused
-	ManagePauses      Action = "manage-pauses"      // PUT/DELETE /ges/v1/services/{service}/pause
+	PublishTables     Action = "publish-tables"      // PUT/POST /ges/v1/datatables/{table}
+	ReadTables        Action = "read-tables"         // GET /ges/v1/datatables/{table}
+	ManageCredentials Action = "manage-credentials"  // /ges/v1/credentials/{kind}
+	ReadCallin        Action = "read-callin"         // GET /ges/v1/callin/groups...
+	ManageCallin      Action = "manage-callin"       // PUT/DELETE /ges/v1/callin/groups/{name}
+	ReadSessions      Action = "read-sessions"       // GET /ges/v1/callbacks/{id}/session
+	ReadPauses        Action = "read-pauses"         // GET /ges/v1/services/paused
+	ManagePauses      Action = "manage-pauses"       // PUT/DELETE /ges/v1/services/{service}/pause
+	ReadNumberRules   Action = "read-number-rules"   // GET /ges/v1/numbers/rules..., POST /ges/v1/numbers/test
+	ManageNumberRules Action = "manage-number-rules" // PUT/DELETE /ges/v1/numbers/rules/{name}
 )
 
 // Every action, for a token that may do anything.
-var Every = []Action{PublishTables, ReadTables, ManageCredentials, ReadCallin, ManageCallin, ReadSessions, ReadPauses, ManagePauses}
+var Every = []Action{PublishTables, ReadTables, ManageCredentials, ReadCallin, ManageCallin, ReadSessions, ReadPauses, ManagePauses, ReadNumberRules, ManageNumberRules}
 
 // Principal is who a request acts as.
 type Principal struct {

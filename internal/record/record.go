@@ -115,7 +115,7 @@ func Parse(tenant, id, v string) (*callback.Callback, error) {
 	rev, rest, ok1 := strings.Cut(v, ":")
 	hl, rest, ok2 := strings.Cut(rest, ":")
 	n, err := strconv.Atoi(hl)
-	if !ok1 || !ok2 || err != nil || n > len(rest) {
+	if !ok1 || !ok2 || err != nil || n < 0 || n > len(rest) {
 		return nil, fmt.Errorf("corrupt callback record %s", id)
 	}
 	r, _ := strconv.ParseInt(rev, 10, 64)

@@ -105,6 +105,23 @@ func (s *Store) IsHeld(ctx context.Context, tenant, id string) (bool, error) {
 	return true, nil
 }
 
+// HeldAmong tells which of a tenant's callbacks are held back by their
+// paused service, in one command: held[i] is about ids[i].
+func (s *Store) HeldAmong(ctx context.Context, tenant string, ids []string) ([]bool, error) {
+	held := make([]bool, len(ids))
+	if len(ids) == 0 {
+		return held, nil
+	}
+	scores, err := s.rdb.ZMScore(ctx, heldKey(tenant), ids...).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	for i, sc := range scores {
+		held[i] = sc != 0 // ZMSCORE gives 0 for a missing member; due times are never 0
+	}
+	return held, nil
+}
+
 // HeldCount counts the callbacks held back in a tenant's paused services.
 func (s *Store) HeldCount(ctx context.Context, tenant string) (map[string]int, error) {
 	all, err := s.rdb.HGetAll(ctx, heldServiceKey(tenant)).Result()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/clock"
+	"github.com/gesgo/ges/internal/fault"
 	"github.com/gesgo/ges/internal/luascript"
 	"github.com/gesgo/ges/internal/record"
 )
@@ -133,20 +134,20 @@ func (s *Store) admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 	case "OK":
 		return nil
 	case "LIMIT":
-		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_ENQUEUE_LIMIT_REACHED",
+		return &callback.Error{Kind: callback.KindThrottled, Limit: fault.PerNumber,
 			Msg: fmt.Sprintf("Callback for phone number rejected: the limit of %d active callbacks for this number in service %s is reached", a.MaxPerNumber, cb.Service)}
 	case "RATE1", "RATE2":
 		i := int(res[4] - '1')
 		t := a.Throttles[i]
-		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_TTL_LIMIT_REACHED", RetryAfter: windows[i].Sub(now),
+		return &callback.Error{Kind: callback.KindThrottled, Limit: fault.Rate, RetryAfter: windows[i].Sub(now),
 			// The GMS text, which GMS clients and test suites match on.
 			Msg: fmt.Sprintf("Limit of queued callbacks for %s is reached for interval %ds.", cb.Service, int(t.Window.Seconds()))}
 	case "QUEUED":
 		// The GMS text, which GMS clients and test suites match on.
-		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_ENQUEUE_LIMIT_REACHED",
+		return &callback.Error{Kind: callback.KindThrottled, Limit: fault.Queued,
 			Msg: fmt.Sprintf("Limit of queued callbacks for %s is reached.", cb.Service)}
 	case "DAILY":
-		return &callback.Error{Kind: callback.KindThrottled, Counter: "CB_ENQUEUE_LIMIT_REACHED", RetryAfter: a.Daily.Ends.Sub(now),
+		return &callback.Error{Kind: callback.KindThrottled, Limit: fault.Daily, RetryAfter: a.Daily.Ends.Sub(now),
 			Msg: fmt.Sprintf("Callback for _customer_number=%s rejected because previous callbacks for this parameter were requested for more than %d times today.", cb.Phone, a.Daily.Limit)}
 	case "FULL":
 		return &callback.Error{Kind: callback.KindNoCapacity, Msg: "No capacity at the desired time"}

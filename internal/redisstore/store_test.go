@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gesgo/ges/internal/callback"
+	"github.com/gesgo/ges/internal/fault"
 	"github.com/gesgo/ges/internal/ids"
 	"github.com/gesgo/ges/internal/record"
 	"github.com/gesgo/ges/internal/redisstore"
@@ -410,7 +411,7 @@ func testAdmitRefusals(e *env) {
 	}
 	third := e.newCB("+200", slot)
 	de := kindOf(e.t, e.store.Admit(e.ctx, third, lim), callback.KindThrottled)
-	eq(e.t, "counter", de.Counter, "CB_ENQUEUE_LIMIT_REACHED")
+	eq(e.t, "limit", de.Limit, fault.PerNumber)
 	eq(e.t, "refused record", e.exists(e.recKey(third.ID)), false)
 	eq(e.t, "refused pending", e.score("pend", third.ID), -1)
 	eq(e.t, "active", e.active(svc, "+200"), 2)
@@ -445,7 +446,7 @@ func testAdmitRate(e *env) {
 		}
 		over := e.newCB("+301", 0)
 		de := kindOf(e.t, e.store.Admit(e.ctx, over, a), callback.KindThrottled)
-		eq(e.t, "counter", de.Counter, "CB_TTL_LIMIT_REACHED")
+		eq(e.t, "limit", de.Limit, fault.Rate)
 		w := a.Throttles[n].Window
 		end := time.UnixMilli((now.UnixMilli()/w.Milliseconds() + 1) * w.Milliseconds())
 		eq(e.t, "retry after", de.RetryAfter, end.Sub(now))

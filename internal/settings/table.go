@@ -98,6 +98,15 @@ type Service struct {
 	PushThresholdMin int
 	Priority         int
 	CapacityRules    string
+	// DefaultCountry is the country (ISO 3166 alpha-2) of numbers written
+	// without a + (GMS _default_country); NormalizeE164 stores numbers in
+	// E.164. DisallowImpossible and DisallowPremium refuse impossible and
+	// premium-rate numbers on services with a number rule (GMS
+	// _disallow_impossible_phone_numbers, _disallow_premium_phone_numbers).
+	DefaultCountry     string
+	NormalizeE164      bool
+	DisallowImpossible bool
+	DisallowPremium    bool
 	// Plan is the service's calendar, slots and capacity.
 	Plan schedule.Plan
 	// Throttles are the rate windows of the service (GMS
@@ -131,6 +140,13 @@ const (
 	DefaultHorizonDays   = 14
 	DefaultTTL           = 24 * time.Hour
 )
+
+// UnknownTableError refuses a published table GES does not read.
+type UnknownTableError struct{ Name string }
+
+func (e *UnknownTableError) Error() string {
+	return fmt.Sprintf("unknown data table %q (expected %s)", e.Name, TableName)
+}
 
 // ValidationError names the row and column a publish was refused for.
 type ValidationError struct {
@@ -262,6 +278,17 @@ func init() {
 	register(intCol(func(s *Service) *int { return &s.PushThresholdMin }, 0), "Push Notification Threshold (minutes)", "Push Notification Threshold")
 	register(intCol(func(s *Service) *int { return &s.Priority }, 0), "Priority")
 	register(strCol(func(s *Service) *string { return &s.CapacityRules }), "Capacity Overrides", "Capacity Rules")
+	register(func(s *Service, v string) error {
+		c := strings.ToUpper(v)
+		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+			return fmt.Errorf("must be an ISO 3166 alpha-2 country code (got %q)", v)
+		}
+		s.DefaultCountry = c
+		return nil
+	}, "Default Country")
+	register(boolCol(func(s *Service) *bool { return &s.NormalizeE164 }), "Normalize E164", "Normalize E.164", "Normalise E164")
+	register(boolCol(func(s *Service) *bool { return &s.DisallowImpossible }), "Disallow Impossible Phone Numbers", "Disallow Impossible Numbers")
+	register(boolCol(func(s *Service) *bool { return &s.DisallowPremium }), "Disallow Premium Phone Numbers", "Disallow Premium Numbers")
 	register(intCol(func(s *Service) *int { return &s.Throttles[0].Limit }, 0), "Throttle Callbacks Per Service 1", "Throttle Limit 1")
 	register(secondsCol(func(s *Service) *time.Duration { return &s.Throttles[0].Window }), "Throttle TTL 1 (seconds)", "Throttle Window 1 (seconds)")
 	register(intCol(func(s *Service) *int { return &s.Throttles[1].Limit }, 0), "Throttle Callbacks Per Service 2", "Throttle Limit 2")
@@ -317,6 +344,7 @@ func newService(name string) *Service {
 		OfferImmediate: true, OfferScheduled: true, MaxPerNumber: DefaultMaxPerNumber,
 		MaxQueued: DefaultMaxQueued, DailyPerNumber: DefaultDailyPerNumber, MaxQueueAhead: DefaultMaxQueueAhead,
 		HorizonDays: DefaultHorizonDays, TTL: DefaultTTL, Columns: map[string]string{},
+		DefaultCountry: "US", DisallowImpossible: true, DisallowPremium: true,
 		Throttles: [2]Throttle{{DefaultThrottle1, 5 * time.Minute}, {DefaultThrottle2, time.Hour}},
 	}
 }
@@ -349,7 +377,7 @@ func (s *Service) plan(heads map[string]string) (string, error) {
 // returned as a *ValidationError; nothing of a refused table is applied.
 func Parse(name string, version int64, rows []Row) (*Table, error) {
 	if name != TableName {
-		return nil, fmt.Errorf("unknown data table %q (expected %s)", name, TableName)
+		return nil, &UnknownTableError{Name: name}
 	}
 	t := &Table{Name: name, Version: version, Rows: rows, services: make(map[string]*Service, len(rows))}
 	for i, r := range rows {

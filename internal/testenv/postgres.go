@@ -39,6 +39,29 @@ type Postgres struct {
 	launches int
 }
 
+// LogSize is the size of the server's current log: pass it to LogSince
+// to read what the server logged from then on.
+func (p *Postgres) LogSize() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fi, err := os.Stat(p.proc.LogPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// LogSince is what the server logged after offset (see LogSize).
+func (p *Postgres) LogSince(offset int64) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, err := os.ReadFile(p.proc.LogPath)
+	if err != nil || int64(len(b)) < offset {
+		return ""
+	}
+	return string(b[offset:])
+}
+
 var sharedPG struct {
 	once sync.Once
 	pg   *Postgres

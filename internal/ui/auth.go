@@ -61,7 +61,7 @@ func (u *UI) loginTokenOf(r *http.Request) string {
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 	if sess, err := u.sessions.load(r.Context(), cookieValue(r, sessionCookie), false); err == nil && sess != nil {
-		http.Redirect(w, r, "/ges/callbacks", http.StatusSeeOther)
+		http.Redirect(w, r, "/ges/", http.StatusSeeOther)
 		return
 	}
 	u.showLogin(w, r, http.StatusOK, "")

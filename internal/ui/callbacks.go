@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -24,14 +25,6 @@ import (
 // PageSize is the number of callbacks per grid page.
 const PageSize = 250
 
-// The reschedule panel lists up to maxSlots slots from slotsBefore the
-// desired time (or now) over slotsSpan.
-const (
-	slotsBefore = 4 * time.Hour
-	slotsSpan   = 24 * time.Hour
-	maxSlots    = 48
-)
-
 // exportLimit bounds one CSV export.
 const exportLimit = 50000
 
@@ -40,27 +33,98 @@ type column struct{ ID, Label string }
 
 var columns = []column{
 	{"service", "Service Name"}, {"phone", "Phone Number"}, {"state", "State"},
-	{"desired", "Desired Time (UTC)"}, {"created", "Created (UTC)"}, {"updated", "Updated (UTC)"},
+	{"desired", "Desired Time"}, {"created", "Created"}, {"updated", "Updated"},
 	{"position", "Position"}, {"ewt", "EWT (s)"}, {"attempt", "Attempts"},
 }
 
 var defaultColumns = []string{"service", "phone", "state", "desired", "created"}
+
+// timeColumns show a time, in the display zone their header names.
+var timeColumns = []string{"desired", "created", "updated"}
+
+// zoneLabel names a display-zone choice in a grid header: rows of several
+// services each show their own service's zone.
+func zoneLabel(choice string) string {
+	if choice == zoneService {
+		return "service's zone"
+	}
+	return choice
+}
+
+// gridTime shows t in loc, with the zone's abbreviation so that a row in
+// another service's zone is never read wrongly.
+func gridTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format(uiTime + " MST")
+}
+
+// sortable are the columns the grid sorts by (on the server, so that the
+// live refresh keeps the order); the default is newest desired time first.
+var sortable = []string{"service", "phone", "state", "desired", "created", "updated"}
+
+const defaultSort = "-desired"
+
+// headCell is a column header: a sortable one links to the grid sorted by
+// it, ascending first and reversed on the next click.
+type headCell struct {
+	Label string
+	// URL is empty for a column the grid cannot sort by.
+	URL string
+	// Aria is the header's aria-sort: ascending, descending or none.
+	Aria string
+}
+
+// header returns the grid's column headers; phone is not sortable for a
+// user who sees masked numbers (the order would tell them apart).
+func (f gridFilter) header(mask bool, zone string) []headCell {
+	var out []headCell
+	for _, c := range f.Cols {
+		i := slices.IndexFunc(columns, func(k column) bool { return k.ID == c })
+		if i < 0 {
+			continue
+		}
+		h := headCell{Label: columns[i].Label}
+		if slices.Contains(timeColumns, c) {
+			h.Label += " (" + zone + ")"
+		}
+		if slices.Contains(sortable, c) && (c != "phone" || !mask) {
+			next := f
+			next.Sort, h.Aria = c, "none"
+			switch f.Sort {
+			case c:
+				next.Sort, h.Aria = "-"+c, "ascending"
+			case "-" + c:
+				h.Aria = "descending"
+			}
+			h.URL = next.URL(1)
+		}
+		out = append(out, h)
+	}
+	for _, k := range f.UD {
+		out = append(out, headCell{Label: k})
+	}
+	return out
+}
 
 var states = []callback.State{callback.Scheduled, callback.Queued, callback.Routing, callback.Processing, callback.Completed}
 
 // gridFilter is the grid's query: filters, page and chosen columns.
 type gridFilter struct {
 	Service, State, From, To, Phone string
-	Page                            int
-	Cols                            []string
-	UD                              []string
-	Live                            bool
-	from, to                        *time.Time
+	// Sort is a sortable column's id, "-" first for descending.
+	Sort     string
+	Page     int
+	Cols     []string
+	UD       []string
+	Live     bool
+	from, to *time.Time
 }
 
 func parseFilter(q url.Values) (gridFilter, error) {
 	f := gridFilter{Service: q.Get("service"), State: strings.ToUpper(q.Get("state")), From: q.Get("from"), To: q.Get("to"),
-		Phone: strings.TrimSpace(q.Get("phone")), Live: q.Get("live") != ""}
+		Phone: strings.TrimSpace(q.Get("phone")), Live: q.Get("live") != "", Sort: q.Get("sort")}
+	if !slices.Contains(sortable, strings.TrimPrefix(f.Sort, "-")) {
+		f.Sort = defaultSort
+	}
 	f.Page, _ = strconv.Atoi(q.Get("page"))
 	f.Page = max(f.Page, 1)
 	for _, c := range q["cols"] {
@@ -78,6 +142,13 @@ func parseFilter(q url.Values) (gridFilter, error) {
 	}
 	if f.State != "" && !slices.Contains(states, callback.State(f.State)) {
 		return f, fmt.Errorf("unknown state %s", f.State)
+	}
+	// The stores take no NUL and no invalid UTF-8: such a filter is the
+	// caller's mistake, not a storage failure.
+	for name, s := range map[string]string{"service": f.Service, "phone": f.Phone, "ud": q.Get("ud")} {
+		if err := callback.CheckText(name, s); err != nil {
+			return f, err
+		}
 	}
 	for _, p := range []struct {
 		s   string
@@ -105,6 +176,9 @@ func (f gridFilter) Values(p int) url.Values {
 	}
 	if p > 1 {
 		v.Set("page", strconv.Itoa(p))
+	}
+	if f.Sort != defaultSort {
+		v.Set("sort", f.Sort)
 	}
 	if !slices.Equal(f.Cols, defaultColumns) {
 		v["cols"] = f.Cols
@@ -142,18 +216,19 @@ type GridQuery struct {
 	From, To *time.Time
 	// Phone is a part of the number.
 	Phone string
+	// Sort is a sortable column, "-" first for descending.
+	Sort string
 }
 
 // Grid finds the callbacks of the grid and the export (pgstore.UIGrid).
 type Grid interface {
-	// Find returns the ids of a page of matching callbacks, newest desired
-	// time first, and how many match in all.
+	// Find returns the ids of a page of matching callbacks in the query's
+	// order, and how many match in all.
 	Find(ctx context.Context, tenant string, q GridQuery, offset, limit int) (ids []string, total int, err error)
 }
 
 // findIDs selects the ids of a page of matching callbacks among the
-// services the user may see, newest desired time first, and the total
-// count.
+// services the user may see, in the filter's order, and the total count.
 func (u *UI) findIDs(ctx context.Context, tenant string, services []string, f gridFilter, offset, limit int) ([]string, int, error) {
 	if f.Service != "" {
 		if !slices.Contains(services, f.Service) {
@@ -164,7 +239,7 @@ func (u *UI) findIDs(ctx context.Context, tenant string, services []string, f gr
 	if len(services) == 0 {
 		return nil, 0, nil
 	}
-	return u.d.Grid.Find(ctx, tenant, GridQuery{Services: services, State: f.State, From: f.from, To: f.to, Phone: f.Phone}, offset, limit)
+	return u.d.Grid.Find(ctx, tenant, GridQuery{Services: services, State: f.State, From: f.from, To: f.to, Phone: f.Phone, Sort: f.Sort}, offset, limit)
 }
 
 // load reads the current records (live state from Redis, else Postgres).
@@ -190,8 +265,15 @@ func (u *UI) load(ctx context.Context, tenant string, ids []string) []*callback.
 // gridRow is one callback as the grid shows it.
 type gridRow struct {
 	ID          string
-	Cells       []string
+	Cells       []gridCell
 	Cancellable bool
+}
+
+// gridCell is one cell: a value that never wraps (Keep), a state badge
+// (Badge is its class), or text that may wrap (user data).
+type gridCell struct {
+	Text, Badge string
+	Keep        bool
 }
 
 func cancellable(cb *callback.Callback) bool {
@@ -205,29 +287,45 @@ func stateText(cb *callback.Callback) string {
 	return string(cb.Shown())
 }
 
-// cells renders a callback's chosen columns as text.
-func cells(cb *callback.Callback, cols, ud []string, mask bool) []string {
+// stateBadge is the badge class of a state: failures and cancellations
+// apart from the successful completion.
+func stateBadge(cb *callback.Callback) string {
+	if cb.State != callback.Completed {
+		return "st-" + strings.ToLower(string(cb.Shown()))
+	}
+	switch {
+	case strings.HasPrefix(cb.Reason, "FAIL"):
+		return "st-failed"
+	case strings.HasPrefix(cb.Reason, "CANCELLED"):
+		return "st-cancelled"
+	}
+	return "st-completed"
+}
+
+// cells renders a callback's chosen columns.
+func cells(cb *callback.Callback, cols, ud []string, mask bool, loc *time.Location) []gridCell {
 	keys := callback.Keys(cb)
 	phone := cb.Phone
 	if mask {
 		phone = maskPhone(phone)
 	}
-	var out []string
+	var out []gridCell
 	for _, c := range cols {
 		var v string
+		badge := ""
 		switch c {
 		case "service":
 			v = cb.Service
 		case "phone":
 			v = phone
 		case "state":
-			v = stateText(cb)
+			v, badge = stateText(cb), stateBadge(cb)
 		case "desired":
-			v = cb.Desired.UTC().Format(uiTime)
+			v = gridTime(cb.Desired, loc)
 		case "created":
-			v = cb.Created.UTC().Format(uiTime)
+			v = gridTime(cb.Created, loc)
 		case "updated":
-			v = cb.Updated.UTC().Format(uiTime)
+			v = gridTime(cb.Updated, loc)
 		case "position":
 			if cb.Position > 0 {
 				v = strconv.Itoa(cb.Position)
@@ -239,21 +337,34 @@ func cells(cb *callback.Callback, cols, ud []string, mask bool) []string {
 		case "attempt":
 			v = strconv.Itoa(cb.Attempt)
 		}
-		out = append(out, v)
+		out = append(out, gridCell{Text: v, Badge: badge, Keep: true})
 	}
 	for _, k := range ud {
 		v := keys[k]
 		if mask && k == callback.KeyCustomerNumber {
 			v = phone
 		}
-		out = append(out, v)
+		out = append(out, gridCell{Text: v})
 	}
 	return out
 }
 
 func (u *UI) masked(sess *Session) bool { return !Can(sess.Roles, ChangeCallbacks) }
 
+// createForm is what the create form was sent with, shown again with the
+// reason when the callback was not booked.
+type createForm struct {
+	Service, Phone, Desired, UserData string
+	Error                             string
+}
+
 func (u *UI) callbacksPage(w http.ResponseWriter, r *http.Request) {
+	u.showCallbacks(w, r, http.StatusOK, createForm{})
+}
+
+// showCallbacks renders the grid of the request's filter, with the create
+// form as it was sent when form.Error is set.
+func (u *UI) showCallbacks(w http.ResponseWriter, r *http.Request, code int, form createForm) {
 	sess := sessionOf(r)
 	f, err := parseFilter(r.URL.Query())
 	if err != nil {
@@ -273,26 +384,53 @@ func (u *UI) callbacksPage(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, http.StatusServiceUnavailable, "Callback storage is unavailable, try again.")
 		return
 	}
+	choice := zoneChoice(w, r)
 	var rows []gridRow
 	for _, cb := range u.load(r.Context(), sess.Tenant, ids) {
-		rows = append(rows, gridRow{ID: cb.ID, Cells: cells(cb, f.Cols, f.UD, mask), Cancellable: cancellable(cb)})
+		svc, _ := u.d.Settings.Service(sess.Tenant, cb.Service)
+		rows = append(rows, gridRow{ID: cb.ID, Cells: cells(cb, f.Cols, f.UD, mask, zoneOf(choice, svc)), Cancellable: cancellable(cb)})
 	}
-	var header []string
-	for _, c := range f.Cols {
-		for _, k := range columns {
-			if k.ID == c {
-				header = append(header, k.Label)
-			}
-		}
-	}
-	header = append(header, f.UD...)
 	pages := max((total+PageSize-1)/PageSize, 1)
-	u.render(w, r, http.StatusOK, "callbacks", sess, map[string]any{
-		"Filter": f, "Rows": rows, "Header": header, "Total": total, "Pages": pages, "Services": services,
+	data := map[string]any{
+		"Filter": f, "Rows": rows, "Header": f.header(mask, zoneLabel(choice)), "Form": form, "Zone": choice, "Total": total, "Pages": pages, "Services": services,
 		"States": states, "Columns": columns, "Masked": mask,
 		"Prev": f.URL(f.Page - 1), "Next": f.URL(f.Page + 1), "HasPrev": f.Page > 1, "HasNext": f.Page < pages,
 		"Now": u.d.Clock.Now().UTC(),
-	})
+	}
+	// The create form's slot grid: the service chosen, else the first.
+	data["Keep"] = f.Values(f.Page)
+	cservice := r.URL.Query().Get("cservice")
+	if !slices.Contains(services, cservice) {
+		cservice = ""
+	}
+	data["CreateOpen"] = cservice != ""
+	if pick := cmp.Or(form.Service, cservice, firstOf(services)); pick != "" && Can(sess.Roles, ChangeCallbacks) {
+		if svc, ok := u.d.Settings.Service(sess.Tenant, pick); ok {
+			data["TZ"] = newZoneView(choice, svc)
+			if p, err := u.picker(r, sess, svc, zoneOf(choice, svc), time.Time{}, func(string) string { return "" }); err == nil {
+				createSlots(p, pick, f.Values(f.Page))
+				data["Picker"] = p
+			}
+		}
+	}
+	if data["TZ"] == nil {
+		data["TZ"] = newZoneView(choice, nil)
+	}
+	zones := map[string]string{}
+	for _, name := range services {
+		if svc, ok := u.d.Settings.Service(sess.Tenant, name); ok {
+			zones[name] = zoneOf(choice, svc).String()
+		}
+	}
+	data["Zones"] = zones
+	u.render(w, r, code, "callbacks", sess, data)
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }
 
 func (u *UI) exportCSV(w http.ResponseWriter, r *http.Request) {
@@ -342,42 +480,61 @@ func csvSafe(s string) string {
 	return "'" + s
 }
 
-// formTime reads a time from a form: RFC 3339, or a datetime-local value
-// (read as UTC).
-func formTime(s string) (time.Time, bool) { return callback.ParseTime(s) }
-
 func (u *UI) createCallback(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
-	service, phone := r.PostFormValue("service"), strings.TrimSpace(r.PostFormValue("phone"))
-	if !u.canSee(r.Context(), sess, service) {
+	form := createForm{Service: r.PostFormValue("service"), Phone: strings.TrimSpace(r.PostFormValue("phone")),
+		Desired: strings.TrimSpace(r.PostFormValue("desired")), UserData: strings.TrimSpace(r.PostFormValue("userData"))}
+	if !u.canSee(r.Context(), sess, form.Service) {
 		u.forbidden(w, r, sess, "You may not book callbacks for this service.")
 		return
 	}
-	req := callback.CreateRequest{Service: service, Phone: phone, Source: "ui"}
-	if s := strings.TrimSpace(r.PostFormValue("desired")); s != "" {
-		t, ok := formTime(s)
+	// A refused create shows the form again as it was sent, with the reason.
+	refuse := func(code int, msg string) {
+		form.Error = msg
+		u.showCallbacks(w, r, code, form)
+	}
+	req := callback.CreateRequest{Service: form.Service, Phone: form.Phone, Source: "ui"}
+	if slot := r.PostFormValue("slot"); slot != "" {
+		// A slot of the picker was chosen.
+		form.Desired = slot
+	}
+	if form.Desired != "" {
+		svc, _ := u.d.Settings.Service(sess.Tenant, form.Service)
+		t, ok := formTimeIn(form.Desired, zoneOf(r.PostFormValue("tz"), svc))
 		if !ok {
-			u.flash(w, r, "error", "Unreadable desired time: "+s, "/ges/callbacks")
+			refuse(http.StatusBadRequest, "Not booked: unreadable desired time "+form.Desired+".")
 			return
 		}
 		req.Desired = t
 		req.AlwaysCheckCapacity = true
 	}
-	if s := strings.TrimSpace(r.PostFormValue("userData")); s != "" {
+	if form.UserData != "" {
 		var obj map[string]any
-		if err := json.Unmarshal([]byte(s), &obj); err != nil || obj == nil {
-			u.flash(w, r, "error", "User data must be a JSON object.", "/ges/callbacks")
+		if err := json.Unmarshal([]byte(form.UserData), &obj); err != nil || obj == nil {
+			refuse(http.StatusBadRequest, "Not booked: user data must be a JSON object.")
 			return
 		}
-		req.UserData = json.RawMessage(s)
+		req.UserData = json.RawMessage(form.UserData)
 	}
 	cb, err := u.d.Callbacks.Create(r.Context(), sess.Tenant, req)
 	if err != nil {
-		u.flash(w, r, "error", "Not booked: "+describe(err), "/ges/callbacks")
+		refuse(statusOf(err), "Not booked: "+describe(err))
 		return
 	}
 	slog.Info("UI created a callback", "user", sess.User, "tenant", sess.Tenant, "id", cb.ID)
 	u.flash(w, r, "ok", "Callback "+cb.ID+" booked for "+cb.Desired.UTC().Format(uiTime)+" UTC.", "/ges/callbacks/"+cb.ID)
+}
+
+// statusOf is the status of a page refusing an action for err.
+func statusOf(err error) int {
+	var de *callback.Error
+	switch {
+	case !errors.As(err, &de):
+		return http.StatusInternalServerError
+	case de.Kind == callback.KindNoCapacity:
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
 }
 
 // describe turns a domain error into a sentence for the page, with the
@@ -459,24 +616,23 @@ func (u *UI) callbackPage(w http.ResponseWriter, r *http.Request) {
 	}
 	data := map[string]any{"CB": cb, "Phone": phone, "State": stateText(cb), "UserData": ud, "Props": props,
 		"History": history, "Cancellable": cancellable(cb), "Reschedulable": cancellable(cb)}
-	if svc, ok := u.d.Settings.Service(sess.Tenant, cb.Service); ok && svc.Location != nil && svc.TimeZone != "UTC" {
+	svc, _ := u.d.Settings.Service(sess.Tenant, cb.Service)
+	if svc != nil && svc.Location != nil && svc.TimeZone != "UTC" {
 		// Agents talk with customers in the service's time zone.
 		data["Zone"] = svc.Location
 	}
-	if Can(sess.Roles, ChangeCallbacks) && cancellable(cb) {
-		if svc, ok := u.d.Settings.Service(sess.Tenant, cb.Service); ok {
-			// Slots around the current desired time: where a customer on
-			// the phone usually wants to move it.
-			from := cb.Desired.Add(-slotsBefore)
-			if now := u.d.Clock.Now(); from.Before(now) {
-				from = now
-			}
-			if slots, err := u.d.Callbacks.Availability(r.Context(), sess.Tenant, svc, from, from.Add(slotsSpan)); err == nil {
-				if len(slots) > maxSlots {
-					slots = slots[:maxSlots]
-				}
-				data["Slots"] = slots
-			}
+	choice := zoneChoice(w, r)
+	loc := zoneOf(choice, svc)
+	data["TZ"], data["Shown"], data["Keep"] = newZoneView(choice, svc), loc, url.Values{}
+	if Can(sess.Roles, ChangeCallbacks) && cancellable(cb) && svc != nil {
+		link := func(day string) string {
+			return "/ges/callbacks/" + cb.ID + "?" + url.Values{"day": {day}}.Encode() + "#slots"
+		}
+		if p, err := u.picker(r, sess, svc, loc, cb.Desired, link); err == nil {
+			p.Action = "/ges/callbacks/" + cb.ID + "/reschedule"
+			data["Picker"] = p
+		} else {
+			slog.Warn("UI: slots failed", "err", err)
 		}
 	}
 	u.render(w, r, http.StatusOK, "callback", sess, data)
@@ -504,6 +660,10 @@ func (u *UI) bulkCancel(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	_ = r.ParseForm()
 	ids := r.PostForm["id"]
+	if len(ids) == 0 {
+		u.fail(w, r, http.StatusBadRequest, "No callbacks were selected: nothing was cancelled. Select callbacks in the grid first.")
+		return
+	}
 	if len(ids) > PageSize {
 		u.fail(w, r, http.StatusBadRequest, fmt.Sprintf("At most %d callbacks at once.", PageSize))
 		return
@@ -535,7 +695,8 @@ func (u *UI) rescheduleCallback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, ok := formTime(r.PostFormValue("desired"))
+	svc, _ := u.d.Settings.Service(sess.Tenant, cb.Service)
+	t, ok := formTimeIn(r.PostFormValue("desired"), zoneOf(r.PostFormValue("tz"), svc))
 	if !ok {
 		u.flash(w, r, "error", "Unreadable desired time.", "/ges/callbacks/"+cb.ID)
 		return

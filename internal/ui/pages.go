@@ -17,6 +17,7 @@ import (
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/callin"
 	"github.com/gesgo/ges/internal/credentials"
+	"github.com/gesgo/ges/internal/gws"
 	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/settings"
 )
@@ -58,7 +59,8 @@ func (u *UI) queuesPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var qs []queueView
-	for _, name := range u.services(r.Context(), sess) {
+	visible := u.services(r.Context(), sess)
+	for _, name := range visible {
 		svc, _ := u.d.Settings.Service(sess.Tenant, name)
 		q := queueView{Name: name, Svc: svc}
 		if p, ok := paused[name]; ok {
@@ -79,7 +81,8 @@ func (u *UI) queuesPage(w http.ResponseWriter, r *http.Request) {
 		}
 		qs = append(qs, q)
 	}
-	u.render(w, r, http.StatusOK, "queues", sess, map[string]any{"Queues": qs, "States": states, "CanPause": u.d.Pauses != nil})
+	u.render(w, r, http.StatusOK, "queues", sess, map[string]any{"Queues": qs, "States": states, "CanPause": u.d.Pauses != nil,
+		"Charts": u.queueChartsOf(r.Context(), sess, visible)})
 }
 
 // pauseService holds a service's due callbacks back from ORS until it is
@@ -170,8 +173,12 @@ func (u *UI) putCallinGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	g := &callin.Group{Name: strings.TrimSpace(r.PostFormValue("name")), AccessCodes: r.PostFormValue("codes") != "",
 		Allocation: r.PostFormValue("allocation")}
-	for _, n := range strings.FieldsFunc(r.PostFormValue("numbers"), func(c rune) bool { return c == ',' || c == '\n' || c == '\r' || c == ' ' }) {
-		g.Numbers = append(g.Numbers, n)
+	// Numbers are separated by lines, commas or semicolons; spaces are
+	// part of how people write a number (+1 800 555 0100).
+	for _, n := range strings.FieldsFunc(r.PostFormValue("numbers"), func(c rune) bool { return c == ',' || c == ';' || c == '\n' || c == '\r' }) {
+		if n = strings.TrimSpace(n); n != "" {
+			g.Numbers = append(g.Numbers, n)
+		}
 	}
 	if s := r.PostFormValue("expiry"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -256,7 +263,7 @@ func (u *UI) checkAPIKey(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil && t != nil && (t.ID == sess.Tenant || sess.DevOps):
 		u.flash(w, r, "ok", "The API key is valid for contact center "+t.Name+".", "/ges/developer")
-	case err == nil || strings.Contains(strings.ToLower(err.Error()), "not found"):
+	case err == nil || errors.Is(err, gws.ErrUnknown):
 		u.flash(w, r, "error", "The API key is not valid for this contact center.", "/ges/developer")
 	default:
 		slog.Warn("UI: API key check failed", "err", err)

@@ -18,6 +18,8 @@ var adminRights = map[principal.Action]Right{
 	principal.ReadSessions:      UseDeveloper,
 	principal.ReadPauses:        ViewQueues,
 	principal.ManagePauses:      ChangeCallbacks,
+	principal.ReadNumberRules:   ManageNumbers,
+	principal.ManageNumberRules: ManageNumbers,
 }
 
 // Session authenticates a request to an admin API by its Callback UI

@@ -31,15 +31,18 @@ const (
 	ChangeCallin    Right = "change-callin"
 	UseDeveloper    Right = "developer"
 	PickTenant      Right = "pick-tenant"
-	ReadProfiles    Right = "profiles" // the node's runtime profiles (/debug/pprof/)
+	ReadProfiles    Right = "profiles"       // the node's runtime profiles (/debug/pprof/)
+	ViewCapacity    Right = "view-capacity"  // Tools > Capacity (read)
+	ViewRegions     Right = "view-regions"   // Tools > Region Affinity
+	ManageNumbers   Right = "manage-numbers" // Tools > Permitted & Blocked Numbers
 )
 
 var rights = map[Role][]Right{
-	RoleDevOps:     {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper, PickTenant, ReadProfiles},
-	RoleAdmin:      {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper, ReadProfiles},
-	RoleSupervisor: {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin},
-	RoleMonitor:    {ViewCallbacks, ViewQueues, ViewCallin},
-	RoleDeveloper:  {ViewQueues, UseDeveloper},
+	RoleDevOps:     {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper, PickTenant, ReadProfiles, ViewCapacity, ViewRegions, ManageNumbers},
+	RoleAdmin:      {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ChangeCallin, UseDeveloper, ReadProfiles, ViewCapacity, ViewRegions, ManageNumbers},
+	RoleSupervisor: {ViewCallbacks, ChangeCallbacks, ExportCallbacks, ViewQueues, ViewCallin, ViewCapacity, ManageNumbers},
+	RoleMonitor:    {ViewCallbacks, ViewQueues, ViewCallin, ViewCapacity},
+	RoleDeveloper:  {ViewQueues, UseDeveloper, ViewCapacity, ManageNumbers},
 }
 
 // Can tells whether any of the roles grants the right.

@@ -23,7 +23,9 @@ import (
 	"github.com/gesgo/ges/internal/callin"
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/credentials"
+	"github.com/gesgo/ges/internal/discovery"
 	"github.com/gesgo/ges/internal/gws"
+	"github.com/gesgo/ges/internal/numbers"
 	"github.com/gesgo/ges/internal/pause"
 	"github.com/gesgo/ges/internal/settings"
 	"github.com/gesgo/ges/web"
@@ -69,6 +71,18 @@ type Deps struct {
 	// Pauses pauses and resumes services (nil: the Queues page offers no
 	// pause).
 	Pauses *pause.Service
+	// Numbers manages the permitted & blocked number rules (nil: the page
+	// says they are not available).
+	Numbers *numbers.Service
+	// Nodes lists the ORS/URS pools of discovery (nil: the Region
+	// Affinity page shows none).
+	Nodes func() []discovery.Snapshot
+	// Waits gives a queue's expected wait (nil: the Queues page shows
+	// no EWT).
+	Waits Waits
+	// StateHours counts state changes per hour for the Queues page's
+	// chart (nil: no chart).
+	StateHours func(ctx context.Context, tenant string, services []string, since time.Time) ([]StateHour, error)
 
 	// GWS Auth: AuthURL is used by GES, PublicAuthURL by browsers.
 	AuthURL, PublicAuthURL, ConfURL string
@@ -117,10 +131,11 @@ func New(d Deps) *UI {
 		panic(err)
 	}
 	for _, n := range names {
-		if strings.HasSuffix(n, "/layout.html") {
+		// layout.html wraps every page; _*.html are parts shared by pages.
+		if strings.HasSuffix(n, "/layout.html") || strings.HasPrefix(n, "templates/_") {
 			continue
 		}
-		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web.Templates, "templates/layout.html", n))
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web.Templates, "templates/layout.html", "templates/_*.html", n))
 		u.pages[strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")] = t
 	}
 	return u
@@ -132,19 +147,20 @@ func (u *UI) Mount(r chi.Router) {
 	r.Handle("/ges/static/*", http.StripPrefix("/ges/static/", headers(http.FileServer(http.FS(static)))))
 	r.Group(func(r chi.Router) {
 		r.Use(headers)
-		r.Get("/ges", redirectTo("/ges/callbacks"))
-		r.Get("/ges/", redirectTo("/ges/callbacks"))
 		r.Get("/ges/login", u.loginPage)
 		r.Get("/ges/auth/start", u.authStart)
 		r.Get("/ges/auth/callback", u.authCallback)
 		r.Post("/ges/login/devops", u.devopsLogin)
 		r.Group(func(r chi.Router) {
 			r.Use(u.authenticated)
+			r.Get("/ges", u.home)
+			r.Get("/ges/", u.home)
 			r.Post("/ges/logout", u.logout)
 			r.Post("/ges/tenant", u.need(PickTenant, u.pickTenant))
 			r.Get("/ges/callbacks", u.need(ViewCallbacks, u.callbacksPage))
 			r.Post("/ges/callbacks", u.need(ChangeCallbacks, u.createCallback))
 			r.Get("/ges/callbacks/export.csv", u.need(ExportCallbacks, u.exportCSV))
+			r.Get("/ges/callbacks/slots", u.need(ChangeCallbacks, u.slotsFragment))
 			r.Post("/ges/callbacks/cancel", u.need(ChangeCallbacks, u.bulkCancel))
 			r.Get("/ges/callbacks/{id}", u.need(ViewCallbacks, u.callbackPage))
 			r.Post("/ges/callbacks/{id}/cancel", u.need(ChangeCallbacks, u.cancelCallback))
@@ -156,6 +172,12 @@ func (u *UI) Mount(r chi.Router) {
 			r.Post("/ges/callin", u.need(ChangeCallin, u.putCallinGroup))
 			r.Get("/ges/callin/{group}", u.need(ViewCallin, u.callinGroupPage))
 			r.Post("/ges/callin/{group}/delete", u.need(ChangeCallin, u.deleteCallinGroup))
+			r.Get("/ges/tools/capacity", u.need(ViewCapacity, u.capacityPage))
+			r.Get("/ges/tools/regions", u.need(ViewRegions, u.regionsPage))
+			r.Get("/ges/tools/numbers", u.need(ManageNumbers, u.numbersPage))
+			r.Post("/ges/tools/numbers", u.need(ManageNumbers, u.putNumberRule))
+			r.Post("/ges/tools/numbers/test", u.need(ManageNumbers, u.testNumberRule))
+			r.Post("/ges/tools/numbers/{rule}/delete", u.need(ManageNumbers, u.deleteNumberRule))
 			r.Get("/ges/developer", u.need(UseDeveloper, u.developerPage))
 			r.Post("/ges/developer/apikey", u.need(UseDeveloper, u.checkAPIKey))
 			r.Post("/ges/developer/credentials/{kind}", u.need(UseDeveloper, u.putCredentials))
@@ -177,6 +199,34 @@ func (u *UI) Run(ctx context.Context) error {
 
 func redirectTo(path string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, path, http.StatusSeeOther) }
+}
+
+// landings are the start pages, in order of preference, with the right
+// each needs.
+var landings = []struct {
+	right Right
+	path  string
+}{{ViewCallbacks, "/ges/callbacks"}, {ViewQueues, "/ges/queues"}, {UseDeveloper, "/ges/developer"}}
+
+// homeOf is the first page the roles may see ("" for none).
+func homeOf(roles []Role) string {
+	for _, l := range landings {
+		if Can(roles, l.right) {
+			return l.path
+		}
+	}
+	return ""
+}
+
+// home sends the user to the first page their role may see.
+func (u *UI) home(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	to := homeOf(sess.Roles)
+	if to == "" {
+		u.forbidden(w, r, sess, "Your role gives access to no page of the Callback UI.")
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // headers sets what keeps pages from being framed, sniffed, cached or
@@ -261,11 +311,22 @@ func (u *UI) need(right Right, h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (u *UI) forbidden(w http.ResponseWriter, r *http.Request, sess *Session, msg string) {
-	u.render(w, r, http.StatusForbidden, "error", sess, map[string]any{"Title": "Forbidden", "Message": msg})
+	u.render(w, r, http.StatusForbidden, "error", sess, errorPage(sess, http.StatusForbidden, "Not allowed", msg))
 }
 
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	u.render(w, r, code, "error", sessionOf(r), map[string]any{"Title": http.StatusText(code), "Message": msg})
+	sess := sessionOf(r)
+	u.render(w, r, code, "error", sess, errorPage(sess, code, http.StatusText(code), msg))
+}
+
+// errorPage is what error.html gets: Home is the user's start page (none
+// without a session or a page the role may see).
+func errorPage(sess *Session, code int, title, msg string) map[string]any {
+	home := ""
+	if sess != nil {
+		home = homeOf(sess.Roles)
+	}
+	return map[string]any{"Code": code, "Title": title, "Message": msg, "Home": home}
 }
 
 // page is what layout.html gets.
@@ -396,13 +457,14 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format(uiTime)
 	},
-	"local": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") },
-	"rfc":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"join":  strings.Join,
-	"has":   slices.Contains[[]string, string],
-	"add":   func(a, b int) int { return a + b },
-	"str":   func(v any) string { return fmt.Sprint(v) },
-	"dur":   shortDuration,
+	"local":     func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") },
+	"rfc":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"join":      strings.Join,
+	"has":       slices.Contains[[]string, string],
+	"add":       func(a, b int) int { return a + b },
+	"str":       func(v any) string { return fmt.Sprint(v) },
+	"dur":       shortDuration,
+	"inputTime": func(t time.Time, loc *time.Location) string { return t.In(loc).Format("2006-01-02T15:04") },
 	"in": func(t time.Time, loc *time.Location) string {
 		return t.In(loc).Format("2006-01-02 15:04 MST")
 	},

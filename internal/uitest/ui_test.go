@@ -107,6 +107,15 @@ func TestCallbackUI(t *testing.T) {
 			t.Fatalf("a refused reschedule moved the callback: %v", d)
 		}
 
+		// A time already past is refused with the reason, and the
+		// callback keeps its time.
+		past := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+		f = b.post("/ges/callbacks/"+id+"/reschedule", url.Values{"desired": {past.Format(time.RFC3339)}}, true)
+		wantContains(t, "reschedule into the past", f.Text, "into the past")
+		if d := retrieve(t, n, id); d["desiredTime"] != apiTime(at(12)) || d["callbackState"] != "SCHEDULED" {
+			t.Fatalf("a reschedule into the past moved the callback: %v", d)
+		}
+
 		// Reschedule to a free slot.
 		b.open("/ges/callbacks/" + id)
 		b.submit(`button.slot[data-start="` + at(14).Format(time.RFC3339) + `"]`)
@@ -126,7 +135,7 @@ func TestCallbackUI(t *testing.T) {
 
 		// Cancel.
 		b.open("/ges/callbacks/" + id)
-		b.submit("#cancel")
+		b.confirm("#cancel")
 		wantContains(t, "cancel message", b.text("#flash"), "cancelled")
 		wantContains(t, "state", b.text("#cb-state"), "COMPLETED (CANCELLED)")
 		if d := retrieve(t, n, id); d["callbackState"] != "COMPLETED" || d["callbackReason"] != "CANCELLED" {
@@ -159,7 +168,7 @@ func TestCallbackUI(t *testing.T) {
 		a2 := create(t, n, map[string]any{"serviceName": "Callback_Sales", "phoneNumber": "+15550000017", "desiredTime": apiTime(at(17))})
 		b.open("/ges/callbacks")
 		b.do(chromedp.Click(chromedp.CSS(`input.pick[value="`+a1+`"]`)), chromedp.Click(chromedp.CSS(`input.pick[value="`+a2+`"]`)))
-		b.submit("#bulk-cancel")
+		b.confirm("#bulk-cancel")
 		wantContains(t, "bulk cancel", b.text("#flash"), "2 callbacks cancelled, 0 not cancelled")
 		for _, x := range []string{a1, a2} {
 			if d := retrieve(t, n, x); d["callbackState"] != "COMPLETED" {
@@ -179,8 +188,14 @@ func TestCallbackUI(t *testing.T) {
 		wantContains(t, "resume message", b.text("#flash"), "resumed")
 		wantContains(t, "resumed service", b.text("#queue-Callback_Sales td.pause"), "Running")
 		b.screenshot("queues")
+		// Numbers written with spaces and brackets, one per line or
+		// comma separated, are each one number.
+		f = b.post("/ges/callin", url.Values{"name": {"ui-pool"}, "numbers": {"+1 800 555 0100\n+1 (800) 555-0101, +44 20 7946 0000"},
+			"expiry": {"300"}, "allocation": {"round-robin"}}, true)
+		wantContains(t, "call-in group saved", f.Text, "saved")
 		b.open("/ges/callin")
 		b.do(chromedp.WaitVisible(chromedp.CSS("#callin-groups")))
+		wantContains(t, "call-in group numbers", b.text("#callin-groups"), "+18005550100, +18005550101, +442079460000")
 		b.screenshot("callin")
 
 		// Developer: the API error is found by its correlation id.
@@ -207,6 +222,9 @@ func TestCallbackUI(t *testing.T) {
 		b.do(chromedp.SetValue(chromedp.CSS("#apikey"), testenv.OtherAPIKey))
 		b.submit("#apikey-submit")
 		wantContains(t, "API key of another tenant", b.text("#flash"), "not valid")
+		b.do(chromedp.SetValue(chromedp.CSS("#apikey"), "no-such-key-0000"))
+		b.submit("#apikey-submit")
+		wantContains(t, "unknown API key", b.text("#flash"), "not valid")
 		b.do(chromedp.SetValue(chromedp.CSS("#cred-captcha textarea"), `{"enabled":false,"secret":"s3cret"}`))
 		b.submit(`#cred-captcha button[type="submit"]`)
 		wantContains(t, "credentials", b.text("#flash"), "CAPTCHA credentials stored")

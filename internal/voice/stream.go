@@ -205,6 +205,8 @@ type Reads struct{ last []string }
 // Reads asks the Voice Redis how far ORS has read the stream.
 func (s *Stream) Reads(ctx context.Context) (Reads, error) {
 	groups, err := s.rdb.XInfoGroups(ctx, s.name).Result()
+	// Redis tells a stream that does not exist yet only by the text of
+	// its error reply (go-redis has no type for it).
 	if err != nil && !strings.Contains(err.Error(), "no such key") {
 		return Reads{}, err
 	}
