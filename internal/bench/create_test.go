@@ -54,7 +54,9 @@ func measureCreates(t testing.TB, s *section, n *testenv.Node, conns, count int,
 func creates(t *testing.T, s *section) {
 	st := benchStack(t, nil)
 	for _, conns := range []int{16, 64} {
+		prof := startProfile(st.Nodes[0], fmt.Sprintf("c%d", conns), 8*time.Second)
 		r := measureCreates(t, s, st.Nodes[0], conns, 0, 10*time.Second)
+		prof.finish(t, s)
 		k := fmt.Sprintf("c%d", conns)
 		label := fmt.Sprintf("creates, %d connections", conns)
 		s.add(k+".rps", label, r.rate, "/s", nil)

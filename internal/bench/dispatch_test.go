@@ -48,8 +48,17 @@ func burstWith(t *testing.T, s *section, paused bool) {
 
 	r := newStreamReader(st)
 	defer r.close()
+	var prof *profiling
+	if paused {
+		// The node's CPU from just before T to well after the last entry.
+		time.Sleep(time.Until(due.Add(-time.Second)))
+		prof = startProfile(st.Nodes[0], "due", 3*time.Second)
+	}
 	time.Sleep(time.Until(due))
 	first := r.await(t, s, idSet(booked), 2*time.Minute)
+	if prof != nil {
+		prof.finish(t, s)
+	}
 	dueMS := due.UnixMilli()
 	lag := make([]float64, 0, len(first))
 	lo, hi := int64(math.MaxInt64), int64(0)

@@ -58,7 +58,8 @@ func newBenchStack(t testing.TB, env map[string]string, product bool, tweak func
 	}
 	// The bench measures GES' own ceilings: the per-node create limits of
 	// the external API are off.
-	base := map[string]string{"LOG_LEVEL": "WARN", "API_CREATE_RATE_TENANT": "0", "API_CREATE_RATE_KEY": "0"}
+	base := map[string]string{"LOG_LEVEL": "WARN", "API_CREATE_RATE_TENANT": "0", "API_CREATE_RATE_KEY": "0",
+		"UI_DEVOPS_USERNAME": profileUser, "UI_DEVOPS_PASSWORD": profilePassword}
 	if product {
 		for k := range productTimings() {
 			base[k] = "" // an empty value is the product's default

@@ -58,12 +58,9 @@ func cookie(c *http.Client, base, name string) string {
 // devopsSignIn signs in with the DevOps form of the login page.
 func devopsSignIn(t *testing.T, n *testenv.Node, user, pass string) *http.Client {
 	t.Helper()
-	c := uiClient(t)
-	fetch(t, c, "GET", n.InternalURL+"/ges/login", nil)
-	nonce := cookie(c, n.InternalURL+"/ges/login", "ges_login")
-	resp, b := fetch(t, c, "POST", n.InternalURL+"/ges/login/devops", url.Values{"username": {user}, "password": {pass}, "_login": {nonce}})
-	if resp.StatusCode != http.StatusSeeOther || cookie(c, n.InternalURL+"/", "ges_session") == "" {
-		t.Fatalf("DevOps sign-in: %d %s", resp.StatusCode, b)
+	c, err := n.DevOpsClient(user, pass)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return c
 }

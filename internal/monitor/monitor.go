@@ -358,10 +358,22 @@ func (d *Dispatcher) newBatch(ctx context.Context, tenant string) *batch {
 // dispatch decides on the batch's checked callbacks that are due, hands
 // them off, and records the hand-offs beside the next claims.
 func (d *Dispatcher) dispatch(b *batch, ready []*callback.Callback) {
-	if len(ready) == 0 && len(b.pre) == 0 && len(b.claimed) == 0 && len(b.timers) == 0 {
+	if b.empty(ready) {
 		b.cancel()
 		return
 	}
+	d.decide(b, ready)
+	d.recordLater(b, d.submit(b.ctx(), b))
+}
+
+// empty reports whether the batch has nothing to do.
+func (b *batch) empty(ready []*callback.Callback) bool {
+	return len(ready) == 0 && len(b.pre) == 0 && len(b.claimed) == 0 && len(b.timers) == 0
+}
+
+// decide settles what each due callback of the batch needs, leaving the
+// hand-offs of services that are not paused to submit.
+func (d *Dispatcher) decide(b *batch, ready []*callback.Callback) {
 	ctx := b.ctx()
 	var asks []*callback.Callback
 	for _, cb := range ready {
@@ -374,16 +386,20 @@ func (d *Dispatcher) dispatch(b *batch, ready []*callback.Callback) {
 	}
 	d.each(asks, func(cb *callback.Callback) { d.one(ctx, b, cb) })
 	d.holdPaused(ctx, b)
-	sent := d.submit(ctx, b)
-	// The entries are on the stream. Recording them waits on Postgres, so
-	// it runs beside the next claims: a callback due meanwhile is not held
-	// up behind the writes of the one before. The claims keep the batch's
-	// callbacks from other monitors until it is recorded.
+}
+
+// recordLater records the batch's hand-offs, whose entries are on the
+// stream, and ends its claims. Recording waits on Postgres, so it runs
+// beside the next claims: a callback due meanwhile is not held up behind
+// the writes of the one before. The claims keep the batch's callbacks from
+// other monitors until it is recorded.
+func (d *Dispatcher) recordLater(b *batch, sent []sent) {
 	d.recording.Add(1)
 	d.slots <- struct{}{}
 	go func() {
 		defer d.recording.Done()
 		defer func() { <-d.slots }()
+		ctx := b.ctx()
 		d.record(ctx, b, sent)
 		d.finish(ctx, b, b.claimed)
 		b.cancel()
@@ -464,21 +480,90 @@ func (d *Dispatcher) sleepUntil(ctx context.Context, t time.Time) bool {
 // fallDue hands off a group of staged callbacks that are now due: those
 // whose records are as they were when staged go to the stream with the
 // entries prepared then; the others are claimed afresh.
+//
+// A group may hold many claims' worth (a slot opening at 09:00). It goes
+// out a claim's size at a time, as a pipeline: while one part is on its
+// way to the stream, the records of the next are looked at, so the first
+// entries leave as soon as the instant comes, and each part is looked at
+// just before it is submitted, leaving a change made meanwhile little
+// time to be missed. The hand-offs are recorded once every part is on
+// the stream: the writes to both stores would otherwise compete with the
+// submission for the same CPUs and delay the last entries.
 func (d *Dispatcher) fallDue(ctx context.Context, tenant string, group []staged) {
+	parts := make(chan *batch, 1)
+	var again redisstore.Claimed
+	go func() {
+		defer close(parts)
+		for chunk := range slices.Chunk(group, max(d.Batch, 1)) {
+			if b := d.look(ctx, tenant, chunk, &again); b != nil {
+				parts <- b
+			}
+		}
+	}()
+	type submitted struct {
+		b    *batch
+		sent []sent
+	}
+	// Two parts are on their way at once, so that the Voice Redis runs
+	// one while the next is encoded and sent.
+	var (
+		mu   sync.Mutex
+		done []submitted
+		wg   sync.WaitGroup
+	)
+	inFlight := make(chan struct{}, submitsInFlight)
+	for b := range parts {
+		inFlight <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-inFlight }()
+			ss := d.submit(b.ctx(), b)
+			mu.Lock()
+			done = append(done, submitted{b, ss})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(again.IDs) > 0 {
+		b := d.newBatch(ctx, tenant)
+		var err error
+		if again.Records, err = d.Store.GetMany(b.ctx(), tenant, again.IDs); err != nil {
+			slog.Warn("monitor could not read staged callbacks", "tenant", tenant, "err", err)
+			d.retry(b, again.IDs)
+		} else {
+			b.cancel()
+			d.handle(ctx, tenant, again)
+		}
+	}
+	for _, s := range done {
+		d.recordLater(s.b, s.sent)
+	}
+}
+
+// submitsInFlight is how many parts of a group that fell due are submitted
+// at once.
+const submitsInFlight = 2
+
+// look compares the records of part of a group that fell due with their
+// revisions when staged, and decides on those that did not change; the
+// changed ones are added to again. It returns the batch to submit (nil:
+// nothing to submit or record).
+func (d *Dispatcher) look(ctx context.Context, tenant string, part []staged, again *redisstore.Claimed) *batch {
 	b := d.newBatch(ctx, tenant)
-	ids := make([]string, len(group))
-	for i, s := range group {
+	ids := make([]string, len(part))
+	for i, s := range part {
 		ids[i] = s.id
 	}
 	revs, err := d.Store.RecordRevs(b.ctx(), tenant, ids)
+	b.took.revs = time.Since(b.started)
 	if err != nil {
 		slog.Warn("monitor could not look at staged callbacks", "tenant", tenant, "err", err)
 		d.retry(b, ids)
-		return
+		return nil
 	}
 	var ready []*callback.Callback
-	var again redisstore.Claimed
-	for i, s := range group {
+	for i, s := range part {
 		if !s.checked || revs[i] != s.cb.Rev {
 			again.IDs = append(again.IDs, s.id)
 			again.Due = append(again.Due, b.now)
@@ -491,18 +576,12 @@ func (d *Dispatcher) fallDue(ctx context.Context, tenant string, group []staged)
 			ready = append(ready, s.cb)
 		}
 	}
-	d.dispatch(b, ready)
-	if len(again.IDs) == 0 {
-		return
+	if b.empty(ready) {
+		b.cancel()
+		return nil
 	}
-	b = d.newBatch(ctx, tenant)
-	if again.Records, err = d.Store.GetMany(b.ctx(), tenant, again.IDs); err != nil {
-		slog.Warn("monitor could not read staged callbacks", "tenant", tenant, "err", err)
-		d.retry(b, again.IDs)
-		return
-	}
-	b.cancel()
-	d.handle(ctx, tenant, again)
+	d.decide(b, ready)
+	return b
 }
 
 // retry ends a batch that could not be worked on: its callbacks are

@@ -13,7 +13,6 @@ import (
 	"github.com/gesgo/ges/internal/callback"
 	"github.com/gesgo/ges/internal/clock"
 	"github.com/gesgo/ges/internal/fault"
-	"github.com/gesgo/ges/internal/luascript"
 	"github.com/gesgo/ges/internal/record"
 )
 
@@ -60,6 +59,7 @@ type Store struct {
 	rdb   redis.UniversalClient
 	clock clock.Clock
 	wake  chan struct{}
+	pipes *sharedPipes
 	// InlineUserData is the most user data (bytes) a record keeps in
 	// Redis; larger user data stays in Postgres only (0: any size).
 	InlineUserData int
@@ -71,7 +71,7 @@ const DefaultInlineUserData = 1024
 
 // New returns a store on rdb.
 func New(rdb redis.UniversalClient, clk clock.Clock) *Store {
-	return &Store{rdb: rdb, clock: clk, wake: make(chan struct{}, 1), InlineUserData: DefaultInlineUserData}
+	return &Store{rdb: rdb, clock: clk, wake: make(chan struct{}, 1), pipes: &sharedPipes{rdb: rdb}, InlineUserData: DefaultInlineUserData}
 }
 
 func (s *Store) value(cb *callback.Callback) string { return record.Value(cb, s.InlineUserData) }
@@ -117,7 +117,8 @@ func (s *Store) admit(ctx context.Context, cb *callback.Callback, a callback.Adm
 	keys = append(keys, dailyKey(cb.Tenant, cb.Service, cb.Phone, a.Daily.Day))
 	args = append(args, queueArg(cb), a.MaxQueued, a.Daily.Limit, dayEnd)
 	var run *redis.Cmd
-	_, err := luascript.Exec(ctx, s.rdb, []*redis.Script{admitScript}, func(pipe redis.Pipeliner) {
+	// Concurrent admissions share round trips (see sharedPipes).
+	_, err := s.pipes.exec(ctx, []*redis.Script{admitScript}, func(pipe redis.Pipeliner) {
 		run = admitScript.EvalSha(ctx, pipe, keys, args...)
 		if also != nil {
 			also(pipe)
@@ -168,7 +169,7 @@ func (s *Store) Activate(ctx context.Context, cb *callback.Callback, due time.Ti
 	// Should the script be unknown, the pipeline is sent twice: the first
 	// sending's index change counts too.
 	var idx []*redis.IntCmd
-	cmds, err := luascript.Exec(ctx, s.rdb, []*redis.Script{activateScript}, func(pipe redis.Pipeliner) {
+	cmds, err := s.pipes.exec(ctx, []*redis.Script{activateScript}, func(pipe redis.Pipeliner) {
 		activateScript.EvalSha(ctx, pipe, []string{pendKey(cb.Tenant), dueKey(cb.Tenant)}, cb.ID, dueArg)
 		if !due.IsZero() {
 			idx = append(idx, pipe.ZAddArgs(ctx, indexKey, redis.ZAddArgs{LT: true, Ch: true,

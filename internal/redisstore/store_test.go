@@ -320,6 +320,7 @@ func TestStore(t *testing.T) {
 		{"AdmitRefusalsLeaveNothing", testAdmitRefusals},
 		{"AdmitRateWindows", testAdmitRate},
 		{"AdmitConcurrentCapacity", testAdmitConcurrent},
+		{"AdmitSharedRoundTrips", testAdmitShared},
 		{"ActivateOnlyPending", testActivate},
 		{"ForgetGivesBackAndTombstones", testForget},
 		{"CommitCompareAndSet", testCommitCAS},
@@ -459,15 +460,26 @@ func testAdmitRate(e *env) {
 // a slot of capacity 10 admit exactly 10.
 func testAdmitConcurrent(e *env) {
 	slot := e.slotStart(4)
+	ok, full := e.concurrently(50, func(i int) error {
+		return e.store.Admit(e.ctx, e.newCB("+4"+strconv.Itoa(i), slot), callback.Admission{SlotTotal: 10})
+	})
+	eq(e.t, "admitted", ok, 10)
+	eq(e.t, "refused", full, 40)
+	eq(e.t, "slot used", e.used(slot), 10)
+	eq(e.t, "pending", e.card("pend"), 10)
+}
+
+// concurrently runs n calls of f at once and counts their successes and
+// their refusals for want of capacity; any other error fails the test.
+func (e *env) concurrently(n int, f func(i int) error) (ok, full int) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	ok, full := 0, 0
 	var other []error
-	for i := range 50 {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := e.store.Admit(e.ctx, e.newCB("+4"+strconv.Itoa(i), slot), callback.Admission{SlotTotal: 10})
+			err := f(i)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -484,10 +496,33 @@ func testAdmitConcurrent(e *env) {
 	if len(other) > 0 {
 		e.t.Fatal(other)
 	}
-	eq(e.t, "admitted", ok, 10)
-	eq(e.t, "refused", full, 40)
-	eq(e.t, "slot used", e.used(slot), 10)
-	eq(e.t, "pending", e.card("pend"), 10)
+	return ok, full
+}
+
+// testAdmitShared: concurrent admissions and activations share round
+// trips, and each keeps its own outcome, also when Redis lost the scripts
+// in between (a call is sent again only if its script did not run: an
+// admission sent twice would refuse itself as EXISTS).
+func testAdmitShared(e *env) {
+	for round := range 3 {
+		if err := forEachMaster(e.ctx, e.rdb, func(c *redis.Client) error { return c.ScriptFlush(e.ctx).Err() }); err != nil {
+			fatal(e.t, err)
+		}
+		slot := e.slotStart(4 + round)
+		ok, full := e.concurrently(60, func(i int) error {
+			cb := e.newCB(fmt.Sprintf("+5%d%02d", round, i), slot)
+			err := e.store.Admit(e.ctx, cb, callback.Admission{SlotTotal: 10})
+			if err == nil {
+				err = e.store.Activate(e.ctx, cb, cb.Desired)
+			}
+			return err
+		})
+		eq(e.t, "admitted", ok, 10)
+		eq(e.t, "refused", full, 50)
+		eq(e.t, "slot used", e.used(slot), 10)
+	}
+	eq(e.t, "pending", e.card("pend"), 0)
+	eq(e.t, "due", e.card("due"), 30)
 }
 
 func testActivate(e *env) {
