@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"math"
 	"strconv"
 	"testing"
@@ -55,7 +56,9 @@ func burstWith(t *testing.T, s *section, paused bool) {
 		prof = startProfile(st.Nodes[0], "due", 3*time.Second)
 	}
 	time.Sleep(time.Until(due))
+	before := voiceTime(t, s, r)
 	first := r.await(t, s, idSet(booked), 2*time.Minute)
+	voiceUsec := voiceTime(t, s, r) - before
 	if prof != nil {
 		prof.finish(t, s)
 	}
@@ -78,6 +81,7 @@ func burstWith(t *testing.T, s *section, paused bool) {
 		lagTarget = atMost(100)
 	}
 	s.addDist("lag", "burst lag after the due time", distOf(lag), lagTarget)
+	s.add("voice_us_per_entry", "Voice Redis time per entry in the submit script", float64(voiceUsec)/float64(len(first)), "µs", nil)
 	s.note("%s scheduled callbacks due at one instant T; lag = stream entry time (ms part of its id) − T; dispatches/s = count / (last entry − first entry); %s", groupThousands(strconv.Itoa(burstSize)), map[bool]string{true: "ORS does not read the stream meanwhile (GES' own hand-off rate)", false: "gessim's ORS plays each session as its entry comes, four reports each, no pauses, on the same 2 cores"}[paused])
 }
 
@@ -123,4 +127,15 @@ func immediateWith(t *testing.T, s *section, paused bool) {
 	s.addDist("create_latency", "immediate create latency", distOf(create), nil)
 	s.note("lag = stream entry time − the time the create's response was read (negative when the entry came first); matched by the entry's callbackId; %s",
 		map[bool]string{true: "ORS does not read the stream meanwhile", false: "gessim's ORS plays each session as its entry comes, four reports each, no pauses, on the same 2 cores"}[paused])
+}
+
+// voiceTime is the Voice Redis' time in scripts so far (µs, INFO
+// commandstats): GES' submissions, without the bench's own reads.
+func voiceTime(t *testing.T, s *section, r *streamReader) int64 {
+	t.Helper()
+	us, err := commandField(context.Background(), r.rdb, "usec")
+	if err != nil {
+		s.fatalf(t, "INFO commandstats: %v", err)
+	}
+	return us["evalsha"] + us["eval"]
 }

@@ -434,6 +434,12 @@ func usedMemory(t testing.TB, rdb *redis.Client) int64 {
 // commandStats reads INFO commandstats: calls per command (subcommands as
 // Redis names them, e.g. config|resetstat).
 func commandStats(ctx context.Context, rdb *redis.Client) (map[string]int64, error) {
+	return commandField(ctx, rdb, "calls")
+}
+
+// commandField reads one field of INFO commandstats per command: calls,
+// or usec (the server's time in it).
+func commandField(ctx context.Context, rdb *redis.Client, field string) (map[string]int64, error) {
 	info, err := rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return nil, err
@@ -446,7 +452,7 @@ func commandStats(ctx context.Context, rdb *redis.Client) (map[string]int64, err
 		}
 		name, fields, _ := strings.Cut(rest, ":")
 		for _, f := range strings.Split(fields, ",") {
-			if v, ok := strings.CutPrefix(f, "calls="); ok {
+			if v, ok := strings.CutPrefix(f, field+"="); ok {
 				n, _ := strconv.ParseInt(v, 10, 64)
 				out[name] = n
 			}

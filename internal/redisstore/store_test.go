@@ -71,27 +71,8 @@ func startCluster(t *testing.T) topology {
 	nodes := testenv.StartRedisCluster(t)
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{nodes[0].Addr}, IsClusterMode: true})
 	t.Cleanup(func() { rdb.Close() })
-	waitClusterReady(t, rdb)
+	testenv.WaitClusterWritable(t, rdb)
 	return topology{name: "cluster", rdb: rdb}
-}
-
-// waitClusterReady waits until every master takes writes: the seed node
-// reports the cluster ok before the others have all caught up.
-func waitClusterReady(t *testing.T, rdb redis.UniversalClient) {
-	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(20 * time.Second)
-	for i := 0; i < 30; {
-		err := rdb.Set(ctx, "ready:{"+strconv.Itoa(i)+"}", "1", time.Minute).Err()
-		if err == nil {
-			i++
-			continue
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the cluster takes no writes: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // forEachMaster runs fn on the server, or on each master of a cluster, one

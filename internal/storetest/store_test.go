@@ -100,7 +100,7 @@ func newEnv(t *testing.T, o options) *env {
 	if o.cluster {
 		nodes := testenv.StartRedisCluster(t)
 		e.rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{nodes[0].Addr}, IsClusterMode: true, OnConnect: e.watch.OnConnect})
-		waitClusterReady(t, e.rdb)
+		testenv.WaitClusterWritable(t, e.rdb)
 	} else {
 		if o.persist {
 			e.redis = testenv.StartRedisWith(t, testenv.RedisOptions{})
@@ -948,24 +948,5 @@ func nonTrivial(t *testing.T, st map[string]string) {
 	}
 	if recs < 3 || slots == 0 || st["due"] == "" || st["act"] == "" {
 		t.Fatalf("state too thin to compare: %v", st)
-	}
-}
-
-// waitClusterReady waits until every master takes writes: the seed node
-// reports the cluster ok before the others have all caught up.
-func waitClusterReady(t *testing.T, rdb redis.UniversalClient) {
-	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(20 * time.Second)
-	for i := 0; i < 30; {
-		err := rdb.Set(ctx, "ready:{"+strconv.Itoa(i)+"}", "1", time.Minute).Err()
-		if err == nil {
-			i++
-			continue
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the cluster takes no writes: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

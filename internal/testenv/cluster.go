@@ -73,3 +73,23 @@ func startClusterNode(t testing.TB) *Redis {
 		r.fail(err)
 	}
 }
+
+// WaitClusterWritable waits until every master of the cluster behind rdb
+// takes writes: the seed node reports the cluster ok before the others
+// have all caught up.
+func WaitClusterWritable(t testing.TB, rdb redis.UniversalClient) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < 30; {
+		err := rdb.Set(ctx, "ready:{"+strconv.Itoa(i)+"}", "1", time.Minute).Err()
+		if err == nil {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: the cluster takes no writes: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -19,38 +19,56 @@ import (
 )
 
 // submitScript adds the stream entries of a batch, each only if this
-// attempt of this callback was not added before, so a node that dies after
-// the XADD and before recording it cannot cause a second entry when another
-// node retries. The marker keeps the entry id, which a repeat gets back. One
-// call for the batch, not one per entry, and one read of all the markers:
-// a burst of hand-offs costs the Voice Redis a few microseconds per entry.
-// KEYS: the markers, then the stream   ARGV: 1 marker TTL (s), 2 max length,
-// 3 fields per entry (field/value pairs counted one by one), then the
-// fields of each entry in the order of the markers.
+// attempt of this callback was not added before, so that a node that dies
+// after the XADD and before recording it cannot cause a second entry when
+// another node retries. The markers are fields of one hash per day (the
+// attempt, "<ccid>:<id>:<attempt>", and the entry id, which a repeat gets
+// back): one HMGET per day for the batch and one HSET at the end cost the
+// Voice Redis a fraction of a key and a SET per entry, and as the script
+// runs whole or not at all, the markers are as safe written last. The
+// entry's constant fields are written here, so that each entry sends only
+// its own values. A burst of hand-offs costs a few microseconds per entry.
+// KEYS: today's markers, yesterday's markers, the stream
+// ARGV: 1 marker TTL (s), 2 max length, 3 ccid (one tenant per call), then
+// per entry: callbackId, attempt, payload.
 // Returns added (1/0) and the entry id of each entry.
 var submitScript = redis.NewScript(`
-local n = #KEYS - 1
-local stream = KEYS[#KEYS]
-local per = tonumber(ARGV[3])
-local prev = redis.call('MGET', unpack(KEYS, 1, n))
+local per = 3
+local n = (#ARGV - 3) / per
+local ccid = ARGV[3]
+local marks = {}
+for i = 1, n do
+  local b = 3 + (i - 1) * per
+  marks[i] = ccid .. ':' .. ARGV[b + 1] .. ':' .. ARGV[b + 2]
+end
+local today = redis.call('HMGET', KEYS[1], unpack(marks))
+local before = redis.call('HMGET', KEYS[2], unpack(marks))
 -- a marker set by this call, should one attempt come twice
 local added = {}
-local args = {'XADD', stream, 'MAXLEN', '~', ARGV[2], '*'}
+local set = {'HSET', KEYS[1]}
 local out = {}
 for i = 1, n do
-  local had = prev[i] or added[KEYS[i]]
+  local m = marks[i]
+  local had = today[i] or before[i] or added[m]
   if had then
     out[#out + 1] = 0
     out[#out + 1] = had
   else
-    local base = 3 + (i - 1) * per
-    for j = 1, per do args[6 + j] = ARGV[base + j] end
-    local id = redis.call(unpack(args))
-    redis.call('SET', KEYS[i], id, 'EX', ARGV[1])
-    added[KEYS[i]] = id
+    local b = 3 + (i - 1) * per
+    local id = redis.call('XADD', KEYS[3], '*', 'type', 'callback.start', 'version', '1',
+      'ccid', ccid, 'callbackId', ARGV[b + 1], 'attempt', ARGV[b + 2], 'payload', ARGV[b + 3])
+    added[m] = id
+    set[#set + 1] = m
+    set[#set + 1] = id
     out[#out + 1] = 1
     out[#out + 1] = id
   end
+end
+if #set > 2 then
+  redis.call(unpack(set))
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  -- trimmed once per call rather than per entry: the same bound
+  redis.call('XTRIM', KEYS[3], 'MAXLEN', '~', ARGV[2])
 end
 return out
 `)
@@ -59,17 +77,22 @@ return out
 // Redis, which ORS reads too, is never held for long.
 const submitChunk = 256
 
+// markerTTL keeps a day's markers through the next day, when they are
+// still looked at: a retry of an attempt comes within seconds of the node
+// that failed (its claim's lease), so two days are ample.
+const markerTTL = 2 * 24 * time.Hour
+
 // Stream writes callback start entries to the Voice Redis.
 type Stream struct {
-	rdb       redis.UniversalClient
-	name      string
-	markerTTL time.Duration
-	maxLen    int64
+	rdb    redis.UniversalClient
+	name   string
+	maxLen int64
+	now    func() time.Time // the day of the markers
 }
 
 // NewStream returns the adapter for the stream name on rdb.
 func NewStream(rdb redis.UniversalClient, name string) *Stream {
-	return &Stream{rdb: rdb, name: name, markerTTL: 7 * 24 * time.Hour, maxLen: 100000}
+	return &Stream{rdb: rdb, name: name, maxLen: 100000, now: time.Now}
 }
 
 // Client exposes the Voice Redis connection (health checks).
@@ -89,10 +112,10 @@ type Entry struct {
 	Now        time.Time
 }
 
-// marker is hash-tagged with the stream name so that both keys of the
-// script share a cluster slot.
-func (s *Stream) marker(e Entry) string {
-	return "{" + s.name + "}:ges-sub:" + e.Tenant + ":" + e.Callback.ID + ":" + strconv.Itoa(e.Attempt)
+// markers is the key of a day's markers (UTC), hash-tagged with the stream
+// name so that the keys of the script share a cluster slot.
+func (s *Stream) markers(day time.Time) string {
+	return "{" + s.name + "}:ges-sub:" + day.UTC().Format(time.DateOnly)
 }
 
 // Submit adds the entry unless this attempt was added already, and returns
@@ -114,10 +137,11 @@ func (s *Stream) SubmitMany(ctx context.Context, es []Entry) []Submitted {
 	return s.SubmitPrepared(ctx, s.Prepare(es))
 }
 
-// Prepared is an entry encoded for the stream, ready to be added.
+// Prepared is an entry encoded for the stream, ready to be added: its
+// tenant and its values in the order of the script.
 type Prepared struct {
-	marker string
-	fields []any
+	ccid   string
+	values []any
 	err    error
 }
 
@@ -131,17 +155,10 @@ func (s *Stream) Prepare(es []Entry) []Prepared {
 			out[i].err = err
 			continue
 		}
-		// Every entry has the same fields, in this order: the script
-		// finds each entry's by its position.
-		out[i] = Prepared{marker: s.marker(e), fields: []any{
-			"type", "callback.start", "version", "1", "ccid", e.Tenant, "callbackId", e.Callback.ID,
-			"attempt", strconv.Itoa(e.Attempt), "payload", string(payload)}}
+		out[i] = Prepared{ccid: e.Tenant, values: []any{e.Callback.ID, strconv.Itoa(e.Attempt), string(payload)}}
 	}
 	return out
 }
-
-// entryFields is the number of field/value items of every entry.
-const entryFields = 12
 
 // SubmitPrepared submits prepared entries in one round trip (see Submit).
 func (s *Stream) SubmitPrepared(ctx context.Context, ps []Prepared) []Submitted {
@@ -161,23 +178,28 @@ func (s *Stream) SubmitPrepared(ctx context.Context, ps []Prepared) []Submitted 
 		idx []int
 		cmd *redis.Cmd
 	}
+	today := s.now()
+	keys := []string{s.markers(today), s.markers(today.AddDate(0, 0, -1)), s.name}
 	var calls []call
-	for start := 0; start < len(valid); start += submitChunk {
-		calls = append(calls, call{idx: valid[start:min(start+submitChunk, len(valid))]})
+	// A call per tenant and at most submitChunk entries.
+	for start := 0; start < len(valid); {
+		end := start + 1
+		for end < len(valid) && end-start < submitChunk && ps[valid[end]].ccid == ps[valid[start]].ccid {
+			end++
+		}
+		calls = append(calls, call{idx: valid[start:end]})
+		start = end
 	}
 	// Each call keeps its own answer or error (a failed load of the
 	// script, a lost connection), so Exec's summary is not needed.
 	_, _ = luascript.Exec(ctx, s.rdb, []*redis.Script{submitScript}, func(pipe redis.Pipeliner) {
 		for c := range calls {
 			idx := calls[c].idx
-			keys := make([]string, 0, len(idx)+1)
-			args := make([]any, 0, 3+len(idx)*entryFields)
-			args = append(args, int(s.markerTTL.Seconds()), s.maxLen, entryFields)
+			args := make([]any, 0, 3+len(idx)*3)
+			args = append(args, int(markerTTL.Seconds()), s.maxLen, ps[idx[0]].ccid)
 			for _, i := range idx {
-				keys = append(keys, ps[i].marker)
-				args = append(args, ps[i].fields...)
+				args = append(args, ps[i].values...)
 			}
-			keys = append(keys, s.name)
 			calls[c].cmd = submitScript.EvalSha(ctx, pipe, keys, args...)
 		}
 	})

@@ -68,12 +68,16 @@
     dlg.innerHTML = '<p id="confirm-text"></p><div class="confirm-buttons">' +
       '<button type="button" id="confirm-no"></button> <button type="button" id="confirm-yes" class="primary danger-fill"></button></div>';
     document.body.appendChild(dlg);
-    dlg.querySelector("#confirm-no").addEventListener("click", function () { dlg.close("no"); });
-    dlg.querySelector("#confirm-yes").addEventListener("click", function () { dlg.close("yes"); });
-    dlg.addEventListener("close", function () {
+    // The answer is taken at the click, not in the close event: that
+    // event comes a task later, and a question asked again quickly
+    // (no, then delete again) would otherwise meet the close of the one
+    // before and lose its form. No, Escape or closing just closes.
+    dlg.querySelector("#confirm-no").addEventListener("click", function () { pending = null; dlg.close("no"); });
+    dlg.querySelector("#confirm-yes").addEventListener("click", function () {
       var p = pending;
       pending = null;
-      if (p && dlg.returnValue === "yes") {
+      dlg.close("yes");
+      if (p) {
         p.form.dataset.confirmed = "1";
         p.form.requestSubmit(p.submitter || undefined);
       }
@@ -94,7 +98,6 @@
     d.querySelector("#confirm-text").textContent = text;
     d.querySelector("#confirm-yes").textContent = form.dataset.yes || "Yes";
     d.querySelector("#confirm-no").textContent = form.dataset.no || "No";
-    d.returnValue = "";
     pending = { form: form, submitter: e.submitter };
     d.showModal();
     d.querySelector("#confirm-no").focus();
