@@ -89,7 +89,6 @@ func commandsPerLife(t *testing.T, s *section) {
 	st := benchStack(t, nil)
 	ges, voice := redisClient(t, st.Redis.Addr), redisClient(t, st.Voice.Addr)
 	pg := pgConn(t, st)
-	ctx := context.Background()
 	time.Sleep(3 * time.Second) // let the start-up settle
 	const idleSpan = 10 * time.Second
 	idle := countCommands(t, s, ges, voice, func() { time.Sleep(idleSpan) })
@@ -103,20 +102,7 @@ func commandsPerLife(t *testing.T, s *section) {
 		for i, b := range booked {
 			ids[i] = b.id
 		}
-		deadline := time.Now().Add(time.Minute)
-		for {
-			var done int
-			if err := pg.QueryRow(ctx, `SELECT count(*) FROM callbacks WHERE id = ANY($1::uuid[]) AND state = 'COMPLETED'`, ids).Scan(&done); err != nil {
-				s.fatalf(t, "counting COMPLETED callbacks: %v", err)
-			}
-			if done == len(ids) {
-				break
-			}
-			if time.Now().After(deadline) {
-				s.fatalf(t, "only %d of %d immediate callbacks COMPLETED after a minute", done, len(ids))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		awaitRows(t, s, pg, "COMPLETED", `state = 'COMPLETED'`, ids)
 		time.Sleep(2 * time.Second) // the last reports' Redis writes
 	})
 	n := float64(len(booked))

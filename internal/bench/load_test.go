@@ -461,6 +461,27 @@ func commandField(ctx context.Context, rdb *redis.Client, field string) (map[str
 	return out, nil
 }
 
+// awaitRows waits up to a minute until every callback of ids matches cond
+// (SQL on the callbacks table) in Postgres; what names the condition in
+// the failure.
+func awaitRows(t testing.TB, s *section, pg *pgx.Conn, what, cond string, ids []string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		if err := pg.QueryRow(context.Background(), `SELECT count(*) FROM callbacks WHERE id = ANY($1::uuid[]) AND `+cond, ids).Scan(&n); err != nil {
+			s.fatalf(t, "counting %s callbacks: %v", what, err)
+		}
+		if n == len(ids) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.fatalf(t, "only %d of %d callbacks %s after a minute", n, len(ids), what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // pgConn connects to the stack's database.
 func pgConn(t testing.TB, s *testenv.Stack) *pgx.Conn {
 	t.Helper()

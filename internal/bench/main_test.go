@@ -41,6 +41,7 @@ var sections = []struct {
 	{"immediate", immediate},
 	{"immediate_ors", immediateORS},
 	{"commands", commandsPerLife},
+	{"reports", commandsPerReport},
 	{"idle", idle},
 	{"storage", storage},
 	{"restore", restore},
